@@ -1,0 +1,1 @@
+//! Shared helpers of Showroom's load tools (`src/bin/`) and criterion benchmarks (`benches/`).

@@ -1,0 +1,266 @@
+//! The per-stream media bus.
+//!
+//! One [`Stream`] per show. An ingest protocol takes the [`Publisher`] (at most one at a time)
+//! and writes [`Unit`]s; every egress holds a [`Reader`] with its own bounded queue. A new output
+//! is one more reader, never a converter per ingest protocol.
+
+mod reader;
+mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+pub use reader::{Event, Reader};
+pub use session::{ClockAnchor, Session, StreamTime, Track};
+
+use crate::unit::{TrackKind, Unit};
+use reader::{ReaderShared, ReaderSlot};
+
+/// Why a publisher was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishError {
+    #[error("stream {0} already has a publisher")]
+    AlreadyPublishing(String),
+    #[error("no tracks announced before the first unit")]
+    NoTracks,
+}
+
+/// Counters of one stream, readable at any time.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub bytes_in: AtomicU64,
+    pub units_in: AtomicU64,
+    pub sessions: AtomicU64,
+}
+
+/// The live state of one publish session, as the API shows it.
+#[derive(Debug, Clone)]
+pub struct LiveInfo {
+    pub session: Arc<Session>,
+    pub started_at: SystemTime,
+    /// Bytes of media received in this session.
+    pub bytes: u64,
+}
+
+struct Live {
+    epoch: u64,
+    protocol: &'static str,
+    remote: String,
+    tracks: Option<Vec<Track>>,
+    session: Option<Arc<Session>>,
+    started_at: SystemTime,
+    bytes: u64,
+    clock: Option<StreamTime>,
+}
+
+#[derive(Default)]
+struct Inner {
+    live: Option<Live>,
+    readers: Vec<ReaderSlot>,
+    next_reader: u64,
+}
+
+/// One show's media bus.
+pub struct Stream {
+    id: String,
+    inner: Mutex<Inner>,
+    epochs: AtomicU64,
+    pub stats: StreamStats,
+}
+
+impl Stream {
+    pub fn new(id: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            id: id.into(),
+            inner: Mutex::new(Inner::default()),
+            epochs: AtomicU64::new(0),
+            stats: StreamStats::default(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Reserves the stream for one publisher. Refused while another publisher holds it.
+    pub fn begin_publish(
+        self: &Arc<Self>,
+        protocol: &'static str,
+        remote: impl Into<String>,
+    ) -> Result<Publisher, PublishError> {
+        let mut inner = self.inner.lock();
+        if inner.live.is_some() {
+            return Err(PublishError::AlreadyPublishing(self.id.clone()));
+        }
+        let epoch = self.epochs.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        inner.live = Some(Live {
+            epoch,
+            protocol,
+            remote: remote.into(),
+            tracks: None,
+            session: None,
+            started_at: SystemTime::now(),
+            bytes: 0,
+            clock: None,
+        });
+        Ok(Publisher {
+            stream: Arc::clone(self),
+            epoch,
+        })
+    }
+
+    /// Registers a reader with a queue of `capacity` events. If a session is running, the
+    /// reader first receives its `Start`.
+    pub fn subscribe(&self, name: &'static str, capacity: usize) -> Reader {
+        let (tx, rx) = mpsc::channel(capacity.max(2));
+        let shared = Arc::new(ReaderShared::default());
+        let mut inner = self.inner.lock();
+        if let Some(session) = inner.live.as_ref().and_then(|l| l.session.clone()) {
+            // The queue is empty, so this cannot fail.
+            let _ = tx.try_send(Event::Start(session));
+        }
+        let id = inner.next_reader;
+        inner.next_reader += 1;
+        inner.readers.push(ReaderSlot {
+            id,
+            name,
+            tx,
+            shared: Arc::clone(&shared),
+        });
+        Reader { rx, shared }
+    }
+
+    /// Number of registered readers that are still alive.
+    pub fn reader_count(&self) -> usize {
+        let mut inner = self.inner.lock();
+        inner.readers.retain(|r| !r.tx.is_closed());
+        inner.readers.len()
+    }
+
+    /// The running session, if a publisher has sent media.
+    pub fn live(&self) -> Option<LiveInfo> {
+        let inner = self.inner.lock();
+        let live = inner.live.as_ref()?;
+        Some(LiveInfo {
+            session: live.session.clone()?,
+            started_at: live.started_at,
+            bytes: live.bytes,
+        })
+    }
+
+    /// Whether a publisher holds the stream (even before its first unit).
+    pub fn is_publishing(&self) -> bool {
+        self.inner.lock().live.is_some()
+    }
+
+    /// The stream clock: the newest ingested frame's PTS and its PROGRAM-DATE-TIME.
+    pub fn now(&self) -> Option<StreamTime> {
+        self.inner.lock().live.as_ref()?.clock
+    }
+
+    fn broadcast(&self, inner: &mut Inner, event: Event) {
+        let id = &self.id;
+        inner
+            .readers
+            .retain(|slot| slot.offer(id, event.clone()) || log_gone(id, slot));
+    }
+}
+
+fn log_gone(stream: &str, slot: &ReaderSlot) -> bool {
+    tracing::debug!(stream, reader = slot.name, id = slot.id, "reader left");
+    false
+}
+
+/// The right to write to a stream. Dropping it ends the session.
+pub struct Publisher {
+    stream: Arc<Stream>,
+    epoch: u64,
+}
+
+impl Publisher {
+    pub fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Announces the tracks. The session starts (readers get `Start`) with the first unit.
+    pub fn set_tracks(&self, tracks: Vec<Track>) {
+        let mut inner = self.stream.inner.lock();
+        if let Some(live) = inner.live.as_mut().filter(|l| l.epoch == self.epoch) {
+            live.tracks = Some(tracks);
+        }
+    }
+
+    /// Writes one unit to every reader. Never blocks.
+    pub fn write(&self, unit: Unit) -> Result<(), PublishError> {
+        let stream = &self.stream;
+        let mut inner = stream.inner.lock();
+        let Some(live) = inner.live.as_mut().filter(|l| l.epoch == self.epoch) else {
+            return Ok(());
+        };
+        let mut start = None;
+        if live.session.is_none() {
+            let tracks = live.tracks.clone().ok_or(PublishError::NoTracks)?;
+            let session = Arc::new(Session {
+                epoch: self.epoch,
+                protocol: live.protocol,
+                remote: live.remote.clone(),
+                tracks,
+                anchor: ClockAnchor {
+                    dts: unit.dts,
+                    wall: SystemTime::now(),
+                },
+            });
+            live.session = Some(Arc::clone(&session));
+            start = Some(session);
+        }
+        let len = unit.payload.len() as u64;
+        live.bytes += len;
+        if let Some(session) = &live.session {
+            let has_video = session.track(TrackKind::Video).is_some();
+            if unit.track == TrackKind::Video || !has_video {
+                live.clock = Some(StreamTime {
+                    epoch: self.epoch,
+                    pts: unit.pts,
+                    wall: session.anchor.wall_at(unit.pts),
+                });
+            }
+        }
+        stream.stats.bytes_in.fetch_add(len, Ordering::Relaxed);
+        stream.stats.units_in.fetch_add(1, Ordering::Relaxed);
+        if let Some(session) = start {
+            stream.broadcast(&mut inner, Event::Start(session));
+        }
+        stream.broadcast(&mut inner, Event::Unit(unit));
+        Ok(())
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let mut inner = self.stream.inner.lock();
+        if inner.live.as_ref().is_some_and(|l| l.epoch == self.epoch) {
+            let had_media = inner.live.as_ref().is_some_and(|l| l.session.is_some());
+            inner.live = None;
+            if had_media {
+                self.stream.broadcast(
+                    &mut inner,
+                    Event::End { epoch: self.epoch },
+                );
+            }
+            tracing::info!(stream = %self.stream.id, epoch = self.epoch, "publish session ended");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
