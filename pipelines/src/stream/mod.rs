@@ -28,6 +28,8 @@ pub enum PublishError {
     AlreadyPublishing(String),
     #[error("no tracks announced before the first unit")]
     NoTracks,
+    #[error("stream {0} was closed")]
+    Closed(String),
 }
 
 /// Counters of one stream, readable at any time.
@@ -69,6 +71,7 @@ struct Inner {
 pub struct Stream {
     id: String,
     inner: Mutex<Inner>,
+    closed: std::sync::atomic::AtomicBool,
     epochs: AtomicU64,
     pub stats: StreamStats,
 }
@@ -78,6 +81,7 @@ impl Stream {
         Arc::new(Self {
             id: id.into(),
             inner: Mutex::new(Inner::default()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             epochs: AtomicU64::new(0),
             stats: StreamStats::default(),
         })
@@ -93,6 +97,9 @@ impl Stream {
         protocol: &'static str,
         remote: impl Into<String>,
     ) -> Result<Publisher, PublishError> {
+        if self.is_closed() {
+            return Err(PublishError::Closed(self.id.clone()));
+        }
         let mut inner = self.inner.lock();
         if inner.live.is_some() {
             return Err(PublishError::AlreadyPublishing(self.id.clone()));
@@ -154,6 +161,16 @@ impl Stream {
         })
     }
 
+    /// Closes the stream for good (it was deleted): the publisher's next write fails with
+    /// [`PublishError::Closed`], so its ingest connection ends, and no new publisher is accepted.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
     /// Whether a publisher holds the stream (even before its first unit).
     pub fn is_publishing(&self) -> bool {
         self.inner.lock().live.is_some()
@@ -203,6 +220,9 @@ impl Publisher {
     /// Writes one unit to every reader. Never blocks.
     pub fn write(&self, unit: Unit) -> Result<(), PublishError> {
         let stream = &self.stream;
+        if stream.is_closed() {
+            return Err(PublishError::Closed(stream.id.clone()));
+        }
         let mut inner = stream.inner.lock();
         let Some(live) = inner.live.as_mut().filter(|l| l.epoch == self.epoch) else {
             return Ok(());

@@ -102,3 +102,21 @@ fn clock_follows_newest_video_frame() {
     drop(p);
     assert!(stream.now().is_none());
 }
+
+#[test]
+fn a_closed_stream_refuses_writes_and_publishers() {
+    let stream = Stream::new("s1");
+    let p = stream.begin_publish("rtmp", "a").unwrap();
+    p.set_tracks(tracks());
+    p.write(video_unit(0, true)).unwrap();
+    stream.close();
+    assert_eq!(
+        p.write(video_unit(40, false)).err(),
+        Some(PublishError::Closed("s1".into()))
+    );
+    drop(p);
+    assert!(matches!(
+        stream.begin_publish("rtmp", "b"),
+        Err(PublishError::Closed(_))
+    ));
+}
