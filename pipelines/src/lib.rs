@@ -35,5 +35,6 @@
 
 pub mod gst_init;
 pub mod ingest;
+pub mod llhls;
 pub mod stream;
 pub mod unit;
