@@ -1,0 +1,126 @@
+//! Start-up and wiring: data dir, secrets, database, registry, ingest servers, HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::db::{Database, DbError};
+use crate::http::{self, AppState};
+use crate::registry::Registry;
+use crate::secrets::{self, Secrets};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("http server: {0}")]
+    Http(std::io::Error),
+    #[error(transparent)]
+    Gst(#[from] showroom_pipelines::gst_init::InitError),
+}
+
+/// Runs the engine until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), EngineError> {
+    let config = Arc::new(config);
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| EngineError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let secret = |name: &str, configured: Option<&str>| {
+        secrets::load_or_create(data_dir, name, configured).map_err(|source| EngineError::DataDir {
+            path: data_dir.join(name).display().to_string(),
+            source,
+        })
+    };
+    let (admin_key, origin) = secret("admin_key", config.admin_key.as_deref())?;
+    if origin == secrets::Origin::Generated {
+        println!(
+            "Admin API key (generated now, stored in {}; shown once): {admin_key}",
+            data_dir.join("admin_key").display()
+        );
+    }
+    let (jwt_secret, _) = secret("jwt_secret", None)?;
+    let secrets = Arc::new(Secrets {
+        admin_key,
+        jwt_secret,
+    });
+
+    showroom_pipelines::gst_init::init()?;
+
+    let db = Database::connect(&config.database_url(), config.database.max_connections).await?;
+    db.migrate().await?;
+    tracing::info!(backend = db.backend(), "database ready");
+    let registry = Registry::load(db.clone()).await?;
+    if matches!(db, Database::Postgres(_)) {
+        tokio::spawn(refresh_loop(Arc::clone(&registry)));
+    }
+
+    let state = AppState {
+        config: Arc::clone(&config),
+        secrets,
+        registry,
+        extra_metrics: Arc::new(Vec::new()),
+    };
+    let app = http::router(state, Vec::new());
+
+    let addr = SocketAddr::new(config.http.bind, config.http.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| EngineError::Listen {
+            what: "http",
+            addr,
+            source,
+        })?;
+    tracing::info!(%addr, "HTTP listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(EngineError::Http)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Several engines can share one PostgreSQL database: pick up their streams.
+async fn refresh_loop(registry: Arc<Registry>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        if let Err(e) = registry.refresh().await {
+            tracing::warn!(error = %e, "stream registry refresh failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

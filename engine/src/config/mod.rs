@@ -1,0 +1,179 @@
+//! The engine's configuration: built-in defaults, then `configs/default.toml`-shaped TOML, then
+//! `SHOWROOM_*` environment variables (`__` separates levels: `SHOWROOM_HTTP__PORT=9000`), then
+//! command-line flags.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything `showroom serve` can be told. Every key is documented, with its default, in
+/// `configs/default.toml`; a test checks that file against [`Config::default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, the generated admin key and other state live.
+    pub data_dir: PathBuf,
+    /// Admin API key. Unset: read from `<data_dir>/admin_key`, generated there on first start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_key: Option<String>,
+    /// Base URL that API answers use for links (e.g. `https://live.example.com`).
+    /// Unset: taken from each request's Host header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    pub log: LogConfig,
+    pub http: ListenConfig,
+    pub rtmp: RtmpListenConfig,
+    pub database: DatabaseConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            admin_key: None,
+            public_url: None,
+            log: LogConfig::default(),
+            http: ListenConfig {
+                bind: IpAddr::from([0, 0, 0, 0]),
+                port: 8080,
+            },
+            rtmp: RtmpListenConfig::default(),
+            database: DatabaseConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `EnvFilter` directives; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info,tower_http=info,sqlx=warn".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    pub bind: IpAddr,
+    pub port: u16,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Config::default().http
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtmpListenConfig {
+    pub enabled: bool,
+    pub bind: IpAddr,
+    pub port: u16,
+}
+
+impl Default for RtmpListenConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: IpAddr::from([0, 0, 0, 0]),
+            port: 1935,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`. Unset: SQLite at `<data_dir>/showroom.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub http_port: Option<u16>,
+    pub rtmp_port: Option<u16>,
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `SHOWROOM_*` environment variables, then
+    /// `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("SHOWROOM_").split("__"));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(port) = overrides.http_port {
+            config.http.port = port;
+        }
+        if let Some(port) = overrides.rtmp_port {
+            config.rtmp.port = port;
+        }
+        if let Some(format) = overrides.log_format {
+            config.log.format = format;
+        }
+        Ok(config)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("showroom.db").display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

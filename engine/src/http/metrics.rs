@@ -1,0 +1,84 @@
+//! `GET /metrics` (Prometheus text format) and `GET /healthz`.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let entries = state.registry.list();
+    let mut out = String::with_capacity(1024 + entries.len() * 256);
+    let live = entries.iter().filter(|e| e.bus.live().is_some()).count();
+    gauge(
+        &mut out,
+        "showroom_streams",
+        "Registered streams.",
+        entries.len() as u64,
+    );
+    gauge(
+        &mut out,
+        "showroom_streams_live",
+        "Streams with a publisher sending media.",
+        live as u64,
+    );
+
+    header_line(
+        &mut out,
+        "showroom_ingest_bytes_total",
+        "counter",
+        "Media bytes received per stream.",
+    );
+    for e in &entries {
+        let v = e.bus.stats.bytes_in.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "showroom_ingest_bytes_total{{stream=\"{}\"}} {v}",
+            e.record.id
+        );
+    }
+    header_line(
+        &mut out,
+        "showroom_ingest_units_total",
+        "counter",
+        "Access units received per stream.",
+    );
+    for e in &entries {
+        let v = e.bus.stats.units_in.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "showroom_ingest_units_total{{stream=\"{}\"}} {v}",
+            e.record.id
+        );
+    }
+    for extra in state.extra_metrics.iter() {
+        extra(&mut out);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// Writes `# HELP` and `# TYPE` lines.
+pub fn header_line(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+pub fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header_line(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+pub fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    header_line(out, name, "counter", help);
+    let _ = writeln!(out, "{name} {value}");
+}

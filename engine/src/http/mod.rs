@@ -1,0 +1,68 @@
+//! The HTTP surface: each module exposes a `router()`, merged here, and nothing else.
+
+mod auth;
+mod error;
+pub mod metrics;
+mod streams;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::Router;
+use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::registry::{Entry, Registry};
+use crate::secrets::Secrets;
+pub use error::ApiError;
+
+/// Writes more Prometheus lines (ingest servers and egress report through these).
+pub type MetricsWriter = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub secrets: Arc<Secrets>,
+    pub registry: Arc<Registry>,
+    pub extra_metrics: Arc<Vec<MetricsWriter>>,
+}
+
+impl AppState {
+    /// `public_url` from config, else the request's Host.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && h.is_ascii())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("localhost:{}", self.config.http.port));
+        format!("http://{host}")
+    }
+
+    /// The stream with this id; on a miss, re-reads the database once (another engine process
+    /// may have created it).
+    pub async fn find(&self, id: &str) -> Result<Arc<Entry>, ApiError> {
+        if let Some(entry) = self.registry.get(id) {
+            return Ok(entry);
+        }
+        self.registry.refresh().await?;
+        self.registry.get(id).ok_or(ApiError::NotFound("stream"))
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState, extra: Vec<Router>) -> Router {
+    let mut app = Router::new()
+        .merge(streams::router())
+        .merge(metrics::router())
+        .with_state(state);
+    for r in extra {
+        app = app.merge(r);
+    }
+    app.layer(CorsLayer::permissive())
+        .layer(TraceLayer::new_for_http())
+}

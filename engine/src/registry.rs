@@ -1,0 +1,135 @@
+//! The stream registry: every stream record, with its media bus and egress, by id and by key.
+//!
+//! Ingest servers reach it only through [`PublishTarget`]; the HTTP layer through the methods
+//! below. It holds no protocol logic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use rand::distributions::{Alphanumeric, DistString};
+use rand::Rng;
+use showroom_pipelines::ingest::PublishTarget;
+use showroom_pipelines::stream::Stream;
+
+use crate::db::{Database, DbError, StreamRecord};
+
+/// One registered stream.
+pub struct Entry {
+    pub record: StreamRecord,
+    pub bus: Arc<Stream>,
+}
+
+#[derive(Default)]
+struct Maps {
+    by_id: HashMap<String, Arc<Entry>>,
+    by_key: HashMap<String, Arc<Entry>>,
+}
+
+pub struct Registry {
+    db: Database,
+    maps: RwLock<Maps>,
+}
+
+impl Registry {
+    /// Loads every stored stream and starts its bus.
+    pub async fn load(db: Database) -> Result<Arc<Self>, DbError> {
+        let registry = Arc::new(Self {
+            db,
+            maps: RwLock::new(Maps::default()),
+        });
+        registry.refresh().await?;
+        Ok(registry)
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Re-reads the table: picks up streams created by another engine process on the same
+    /// database and drops those deleted there.
+    pub async fn refresh(&self) -> Result<(), DbError> {
+        let records = self.db.list_streams().await?;
+        let mut maps = self.maps.write();
+        let mut keep = HashMap::with_capacity(records.len());
+        for record in records {
+            let entry = match maps.by_id.remove(&record.id) {
+                Some(entry) => entry,
+                None => self.start(record),
+            };
+            keep.insert(entry.record.id.clone(), entry);
+        }
+        for (_, gone) in maps.by_id.drain() {
+            gone.bus.close();
+        }
+        maps.by_key = keep
+            .values()
+            .map(|e| (e.record.stream_key.clone(), Arc::clone(e)))
+            .collect();
+        maps.by_id = keep;
+        Ok(())
+    }
+
+    fn start(&self, record: StreamRecord) -> Arc<Entry> {
+        let bus = Stream::new(record.id.clone());
+        Arc::new(Entry { record, bus })
+    }
+
+    pub async fn create(&self, title: String) -> Result<Arc<Entry>, DbError> {
+        let (id, stream_key) = {
+            let mut rng = rand::thread_rng();
+            (
+                format!("{:016x}", rng.gen::<u64>()),
+                format!("sk_{}", Alphanumeric.sample_string(&mut rng, 24)),
+            )
+        };
+        let record = StreamRecord {
+            id,
+            title,
+            stream_key,
+            created_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default(),
+        };
+        self.db.insert_stream(&record).await?;
+        let entry = self.start(record);
+        let mut maps = self.maps.write();
+        maps.by_key
+            .insert(entry.record.stream_key.clone(), Arc::clone(&entry));
+        maps.by_id
+            .insert(entry.record.id.clone(), Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        self.maps.read().by_id.get(id).cloned()
+    }
+
+    pub fn list(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = self.maps.read().by_id.values().cloned().collect();
+        all.sort_by(|a, b| {
+            (a.record.created_at, &a.record.id).cmp(&(b.record.created_at, &b.record.id))
+        });
+        all
+    }
+
+    /// Deletes the stream; a live publisher is cut off. Returns whether it existed.
+    pub async fn delete(&self, id: &str) -> Result<bool, DbError> {
+        let existed = self.db.delete_stream(id).await?;
+        let mut maps = self.maps.write();
+        if let Some(entry) = maps.by_id.remove(id) {
+            maps.by_key.remove(&entry.record.stream_key);
+            entry.bus.close();
+            tracing::info!(stream = id, "stream deleted");
+        }
+        Ok(existed)
+    }
+}
+
+impl PublishTarget for Registry {
+    fn find_by_key(&self, key: &str) -> Option<Arc<Stream>> {
+        self.maps.read().by_key.get(key).map(|e| Arc::clone(&e.bus))
+    }
+}
