@@ -36,5 +36,6 @@
 pub mod gst_init;
 pub mod ingest;
 pub mod llhls;
+pub mod rtmp;
 pub mod stream;
 pub mod unit;
