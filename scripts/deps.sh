@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Showroom needs, only those missing (fast when nothing is).
+# Usage: scripts/deps.sh run|test
+set -euo pipefail
+
+run_pkgs=(
+  pkg-config gcc
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
+)
+# Real clients and servers the test suite and benchmarks drive.
+test_pkgs=(ffmpeg redis-server postgresql chromium python3 nginx-light libnginx-mod-rtmp procps)
+
+want=("${run_pkgs[@]}")
+[ "${1:-run}" = "test" ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  # Services are started by the tests themselves; don't let package scripts start them.
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $sudo rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "deps: cargo not found: install a Rust toolchain (1.95 or newer) with rustup first" >&2
+  exit 1
+fi

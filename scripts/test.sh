@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set-up command 2: install what is missing (test clients and servers included) and run the
+# whole test suite: formatting, clippy, unit and integration tests with real clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Integration tests run real encoders; two at a time fits a 2-core machine.
+cargo test --workspace --no-fail-fast -- --test-threads="${SHOWROOM_TEST_THREADS:-2}"
