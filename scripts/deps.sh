@@ -13,7 +13,11 @@ run_pkgs=(
 test_pkgs=(ffmpeg redis-server postgresql chromium python3 nginx-light libnginx-mod-rtmp procps)
 
 want=("${run_pkgs[@]}")
-[ "${1:-run}" = "test" ] && want+=("${test_pkgs[@]}")
+if [ "${1:-run}" = "test" ]; then
+  want+=("${test_pkgs[@]}")
+  # Browser tests use node + npm (hls.js, playwright-core); Debian's only if none is on PATH.
+  command -v npm >/dev/null || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
