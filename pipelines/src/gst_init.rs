@@ -2,16 +2,20 @@
 
 use std::sync::OnceLock;
 
+/// GStreamer could not start, or a needed plugin is missing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("GStreamer initialisation failed: {0}")]
+pub struct InitError(String);
+
 /// Initialises GStreamer and registers the statically linked `fmp4` plugin (`cmafmux`).
 /// Safe to call from anywhere, any number of times.
-pub fn init() -> Result<(), gst::glib::Error> {
-    static RESULT: OnceLock<Result<(), gst::glib::Error>> = OnceLock::new();
+pub fn init() -> Result<(), InitError> {
+    static RESULT: OnceLock<Result<(), InitError>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
-            gst::init()?;
-            gstfmp4::plugin_register_static().map_err(|e| {
-                gst::glib::Error::new(gst::CoreError::Failed, &format!("fmp4 plugin: {e}"))
-            })?;
+            gst::init().map_err(|e| InitError(e.to_string()))?;
+            gstfmp4::plugin_register_static()
+                .map_err(|e| InitError(format!("fmp4 plugin: {e}")))?;
             Ok(())
         })
         .clone()
