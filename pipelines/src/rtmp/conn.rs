@@ -30,7 +30,7 @@ pub(super) async fn run(
     let mut buf = vec![0u8; READ_BUFFER];
     let idle = ctx.config.idle_timeout;
     let mut last_rx = Instant::now();
-    while result.is_ok() && !session.finished() {
+    while result.is_ok() {
         flush(&mut tcp, &mut out, idle).await?;
         let idle_at = last_rx + idle;
         let wake = session
@@ -39,6 +39,7 @@ pub(super) async fn run(
         let read = tokio::time::timeout_at(wake, tcp.read(&mut buf)).await;
         let now = Instant::now();
         result = match read {
+            Err(_) if now >= idle_at && session.finished() => return Ok(()),
             Err(_) if now >= idle_at => Err(RtmpError::IdleTimeout(idle)),
             Err(_) => session.tick(now.into_std(), &mut out),
             Ok(Ok(0)) => return Ok(()),

@@ -59,7 +59,8 @@ impl RtmpSession {
         })
     }
 
-    /// The peer said it is done publishing (deleteStream, FCUnpublish, closeStream).
+    /// The peer said it is done publishing (deleteStream, FCUnpublish, closeStream); the
+    /// connection stays open until the peer closes it.
     pub(super) fn finished(&self) -> bool {
         self.finished
     }
@@ -75,7 +76,7 @@ impl RtmpSession {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<(), RtmpError> {
-        while !bytes.is_empty() && !self.finished {
+        while !bytes.is_empty() {
             let (n, stream_id) = match self.guard.advance(bytes)? {
                 Some(end) => (end.consumed, Some(end.stream_id)),
                 None => (bytes.len(), None),
@@ -176,6 +177,8 @@ impl RtmpSession {
                     "rtmp publish started"
                 );
                 self.publisher = Some(publisher);
+                self.finished = false;
+                self.media = ToStream::new(self.ctx.config.audio_wait, self.ctx.config.video_wait);
                 self.publish_stream_id = stream_id;
                 emit(self.server.accept_request(request_id)?, out);
             }
