@@ -1,5 +1,149 @@
-//! Showroom's live-commerce interaction layer — being built (see the interaction-layer issue).
+//! Showroom's live-commerce interaction layer: products, pins, polls, gifts, chat and
+//! moderation, flash sales and orders, synced to stream time.
 //!
-//! It will own products, pins, polls, gifts, chat and moderation, flash sales and orders, their
-//! storage (sqlx: SQLite or PostgreSQL) and the event bus (in-process, or Redis pub/sub). It never
-//! touches the media path: the engine gives it a stream clock (media time to wall time).
+//! **Who drives it.** The engine calls [`Commerce::start`] with a database pool, secrets and a
+//! [`StreamDirectory`] (its view of streams: existence, stream keys, clock, LL-HLS timeline),
+//! and mounts the REST/WebSocket handlers of [`transport`]. Commerce does I/O: SQL (sqlx,
+//! SQLite or PostgreSQL) and, when `redis_url` is set, Redis pub/sub. It never touches media.
+//!
+//! **Data flow.**
+//! ```text
+//! REST / WebSocket frame ─▶ Command ─▶ Commerce::execute ─▶ domain transaction (SQL)
+//!                                                  │  + event row (per-stream seq, stamp)
+//!                                                  ▼ after commit
+//!                               bus (in-process, or Redis PUBLISH) ─▶ per-stream hub (orders,
+//!                               fills gaps from the event table) ─▶ bounded queue per socket
+//! ```
+//!
+//! **Time model.** Every event is stamped with the stream clock at the moment it is caused
+//! ([`stamp::Stamp`]: publish epoch, PTS, PROGRAM-DATE-TIME), or wall time when not live.
+//! Pins and flash sales are also marked on the LL-HLS timeline via [`StreamDirectory::mark`].
+//! Flash-sale windows are decided by the sans-IO [`sale_window`] core: time is an argument.
+//!
+//! ```no_run
+//! # async fn demo(dir: std::sync::Arc<dyn showroom_commerce::StreamDirectory>) -> Result<(), showroom_commerce::CommerceError> {
+//! use showroom_commerce::{Commerce, CommerceConfig, CommerceDb, Secrets};
+//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+//! let secrets = Secrets { admin_key: "k".into(), jwt_secret: "s".into() };
+//! let shop = Commerce::start(CommerceConfig::default(), secrets, CommerceDb::Sqlite(pool), dir).await?;
+//! # let _ = shop; Ok(()) }
+//! ```
+
+pub mod auth;
+mod bus;
+pub mod command;
+pub mod config;
+pub mod db;
+pub mod directory;
+mod domain;
+pub mod error;
+pub mod events;
+pub mod payment;
+pub mod ratelimit;
+pub mod sale_window;
+pub mod stamp;
+pub mod transport;
+
+pub use auth::{Actor, Claims, Role};
+pub use command::Command;
+pub use config::{CommerceConfig, Secrets};
+pub use db::CommerceDb;
+pub use directory::{StreamClock, StreamDirectory, TimelineMarker};
+pub use error::CommerceError;
+pub use events::Event;
+pub use payment::{PaymentProvider, TestPaymentProvider};
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The running commerce layer (one per engine process).
+pub struct Commerce {
+    pub(crate) cfg: CommerceConfig,
+    pub(crate) auth: auth::Auth,
+    pub(crate) db: db::Db,
+    pub(crate) streams: Arc<dyn StreamDirectory>,
+    pub(crate) bus: bus::Bus,
+    pub(crate) payments: Arc<dyn PaymentProvider>,
+    pub(crate) user_limits: parking_lot::Mutex<HashMap<String, ratelimit::TokenBucket>>,
+    /// Flash sales known to be sold out (monotone: stock never comes back).
+    pub(crate) sold_out: parking_lot::Mutex<HashSet<String>>,
+}
+
+impl Commerce {
+    /// Migrate, connect the bus, and start. Uses the built-in `test` payment provider.
+    pub async fn start(
+        config: CommerceConfig,
+        secrets: Secrets,
+        db: CommerceDb,
+        streams: Arc<dyn StreamDirectory>,
+    ) -> Result<Arc<Commerce>, CommerceError> {
+        Self::start_with_payments(config, secrets, db, streams, Arc::new(TestPaymentProvider))
+            .await
+    }
+
+    /// As [`Commerce::start`], with a real payment provider.
+    pub async fn start_with_payments(
+        config: CommerceConfig,
+        secrets: Secrets,
+        db: CommerceDb,
+        streams: Arc<dyn StreamDirectory>,
+        payments: Arc<dyn PaymentProvider>,
+    ) -> Result<Arc<Commerce>, CommerceError> {
+        if secrets.jwt_secret.len() < 8 {
+            return Err(CommerceError::Invalid(
+                "jwt_secret must be at least 8 bytes".into(),
+            ));
+        }
+        let db = db::Db::open(db).await?;
+        let bus = bus::Bus::connect(config.redis_url.as_deref()).await?;
+        tracing::info!(backend = db.backend(), bus = bus.name(), payments = payments.name(), "commerce started");
+        let shop = Arc::new(Commerce {
+            auth: auth::Auth::new(&secrets.admin_key, &secrets.jwt_secret),
+            cfg: config,
+            db,
+            streams,
+            bus,
+            payments,
+            user_limits: parking_lot::Mutex::new(HashMap::new()),
+            sold_out: parking_lot::Mutex::new(HashSet::new()),
+        });
+        bus::spawn_subscriber(&shop);
+        Ok(shop)
+    }
+
+    pub fn config(&self) -> &CommerceConfig {
+        &self.cfg
+    }
+
+    /// Verify a bearer credential (admin key or JWT).
+    pub fn authenticate(&self, bearer: &str) -> Result<Actor, CommerceError> {
+        self.auth.verify(bearer)
+    }
+
+    /// The stream clock now, as a stamp.
+    pub(crate) fn stamp_now(&self, stream_id: &str) -> stamp::Stamp {
+        stamp::Stamp::new(self.streams.clock(stream_id), SystemTime::now())
+    }
+
+    pub(crate) fn require_stream(&self, stream_id: &str) -> Result<(), CommerceError> {
+        if self.streams.exists(stream_id) {
+            Ok(())
+        } else {
+            tracing::info!(stream_id, "refused: unknown stream");
+            Err(CommerceError::NotFound(format!("stream {stream_id}")))
+        }
+    }
+
+    /// Fan out committed events (local hub now, then Redis if configured).
+    pub(crate) async fn publish(self: &Arc<Self>, events: Vec<Event>) {
+        for ev in events {
+            bus::deliver(self, ev.clone()).await;
+            self.bus.publish(&ev).await;
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    stamp::unix_ms(SystemTime::now())
+}

@@ -1,0 +1,83 @@
+//! Storage: the engine's pool (SQLite or PostgreSQL, concrete drivers), migrations, and the
+//! per-backend dispatch used by the domain modules.
+//!
+//! The SQL is shared text: `$N` placeholders work on both drivers, numbers are `BIGINT`/`INTEGER`
+//! (decoded as `i64`), JSON is stored as `TEXT`. On SQLite, write transactions are serialised
+//! through one in-process gate (SQLite has one writer anyway; this avoids `SQLITE_BUSY` on lock
+//! upgrades). On PostgreSQL, row locks from conditional `UPDATE`s do the work.
+
+use crate::error::CommerceError;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// The pool the engine hands over.
+#[derive(Debug, Clone)]
+pub enum CommerceDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The pool plus the SQLite write gate.
+#[derive(Debug)]
+pub struct Db {
+    pub(crate) pool: CommerceDb,
+    gate: Option<Mutex<()>>,
+}
+
+/// Run `$body` with `$pool` bound to the concrete pool (the body is compiled once per backend).
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match &$db.pool {
+            $crate::db::CommerceDb::Sqlite($pool) => $body,
+            $crate::db::CommerceDb::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Db {
+    /// Run commerce migrations (versions 1000+; sharing `_sqlx_migrations` with the engine's).
+    pub async fn open(pool: CommerceDb) -> Result<Self, CommerceError> {
+        match &pool {
+            CommerceDb::Sqlite(p) => {
+                let mut m = sqlx::migrate!("./migrations/sqlite");
+                m.set_ignore_missing(true);
+                m.run(p).await?;
+            }
+            CommerceDb::Postgres(p) => {
+                let mut m = sqlx::migrate!("./migrations/postgres");
+                m.set_ignore_missing(true);
+                m.run(p).await?;
+            }
+        }
+        let gate = matches!(pool, CommerceDb::Sqlite(_)).then(|| Mutex::new(()));
+        Ok(Self { pool, gate })
+    }
+
+    /// Hold this across a write transaction.
+    pub(crate) async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.gate {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            CommerceDb::Sqlite(_) => "sqlite",
+            CommerceDb::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Column helpers shared by both backends.
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn to_i64(v: u64) -> Result<i64, CommerceError> {
+    i64::try_from(v).map_err(|_| CommerceError::Invalid(format!("number {v} out of range")))
+}
+
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, CommerceError> {
+    serde_json::from_str(s).map_err(crate::error::internal)
+}

@@ -1,0 +1,166 @@
+//! Products and each stream's product list ("shop the show").
+
+use crate::auth::Actor;
+use crate::db::{json_col, to_u64, with_pool};
+use crate::domain::{check_len, new_id};
+use crate::error::CommerceError;
+use crate::events::{append_event, NewEvent};
+use crate::Commerce;
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::sync::Arc;
+
+const COLS: &str = "id, title, price_minor, currency, stock, image_url, variants";
+
+macro_rules! product_json {
+    ($r:expr) => {{
+        let r = $r;
+        let variants: String = r.try_get("variants")?;
+        json!({
+            "id": r.try_get::<String, _>("id")?,
+            "title": r.try_get::<String, _>("title")?,
+            "price_minor": r.try_get::<i64, _>("price_minor")?,
+            "currency": r.try_get::<String, _>("currency")?,
+            "stock": to_u64(r.try_get::<i64, _>("stock")?),
+            "image_url": r.try_get::<Option<String>, _>("image_url")?,
+            "variants": json_col::<Value>(&variants)?,
+        })
+    }};
+}
+
+impl Commerce {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn product_create(
+        &self,
+        actor: &Actor,
+        title: String,
+        price_minor: i64,
+        currency: String,
+        stock: i64,
+        image_url: Option<String>,
+        variants: Vec<Value>,
+    ) -> Result<Value, CommerceError> {
+        actor.require_admin("creating products")?;
+        check_len("title", &title, 200)?;
+        if price_minor < 0 || stock < 0 {
+            return Err(CommerceError::Invalid("price and stock must be >= 0".into()));
+        }
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(CommerceError::Invalid(format!(
+                "currency must be an ISO 4217 code like EUR, got {currency:?}"
+            )));
+        }
+        let id = new_id("prod");
+        let variants = serde_json::to_string(&variants).map_err(crate::error::internal)?;
+        let _g = self.db.write_gate().await;
+        with_pool!(self.db, |p| {
+            sqlx::query(
+                "INSERT INTO commerce_products (id, title, price_minor, currency, stock, image_url, variants, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(&title)
+            .bind(price_minor)
+            .bind(&currency)
+            .bind(stock)
+            .bind(&image_url)
+            .bind(&variants)
+            .bind(crate::now_ms() as i64)
+            .execute(p)
+            .await?;
+        });
+        drop(_g);
+        self.product_get(&id).await
+    }
+
+    pub(crate) async fn product_get(&self, product_id: &str) -> Result<Value, CommerceError> {
+        let sql = format!("SELECT {COLS} FROM commerce_products WHERE id = $1");
+        with_pool!(self.db, |p| {
+            let row = sqlx::query(&sql).bind(product_id).fetch_optional(p).await?;
+            match row {
+                Some(r) => Ok(product_json!(&r)),
+                None => Err(CommerceError::NotFound(format!("product {product_id}"))),
+            }
+        })
+    }
+
+    pub(crate) async fn product_list(&self) -> Result<Value, CommerceError> {
+        let sql = format!("SELECT {COLS} FROM commerce_products ORDER BY created_ms, id");
+        with_pool!(self.db, |p| {
+            let rows = sqlx::query(&sql).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(product_json!(r));
+            }
+            Ok(json!({ "products": out }))
+        })
+    }
+
+    pub(crate) async fn stream_products_set(
+        self: &Arc<Self>,
+        actor: &Actor,
+        stream_id: &str,
+        product_ids: Vec<String>,
+    ) -> Result<Value, CommerceError> {
+        actor.require_staff(stream_id, "setting the stream's product list")?;
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let ev = with_pool!(self.db, |p| {
+            let mut tx = p.begin().await?;
+            for pid in &product_ids {
+                let found = sqlx::query("SELECT id FROM commerce_products WHERE id = $1")
+                    .bind(pid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_none() {
+                    return Err(CommerceError::NotFound(format!("product {pid}")));
+                }
+            }
+            sqlx::query("DELETE FROM commerce_stream_products WHERE stream_id = $1")
+                .bind(stream_id)
+                .execute(&mut *tx)
+                .await?;
+            for (i, pid) in product_ids.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO commerce_stream_products (stream_id, product_id, position) VALUES ($1, $2, $3) \
+                     ON CONFLICT (stream_id, product_id) DO NOTHING",
+                )
+                .bind(stream_id)
+                .bind(pid)
+                .bind(i as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent {
+                    to: None,
+                    kind: "products.updated",
+                    actor: Some(actor.user_id.clone()),
+                    stamp,
+                    data: json!({ "product_ids": product_ids }),
+                }
+            );
+            tx.commit().await?;
+            Ok::<_, CommerceError>(ev)
+        })?;
+        drop(_g);
+        self.publish(vec![ev]).await;
+        self.stream_products_list(stream_id).await
+    }
+
+    pub(crate) async fn stream_products_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
+        let sql = "SELECT p.id, p.title, p.price_minor, p.currency, p.stock, p.image_url, p.variants \
+                   FROM commerce_stream_products s JOIN commerce_products p ON p.id = s.product_id \
+                   WHERE s.stream_id = $1 ORDER BY s.position";
+        with_pool!(self.db, |p| {
+            let rows = sqlx::query(sql).bind(stream_id).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(product_json!(r));
+            }
+            Ok(json!({ "stream_id": stream_id, "products": out }))
+        })
+    }
+}

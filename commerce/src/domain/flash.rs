@@ -1,0 +1,395 @@
+//! Flash sales: sale price, stock limit, per-customer limit, countdown, a window in stream time
+//! (see `sale_window`), and stock decremented by one conditional UPDATE: never oversold.
+
+use crate::auth::Actor;
+use crate::command::SanctionKind;
+use crate::db::{json_col, to_u64, with_pool};
+use crate::directory::TimelineMarker;
+use crate::domain::orders::{claim_key, insert_order, key_or_fresh, OrderDraft, Restock};
+use crate::domain::{new_id, positive};
+use crate::error::CommerceError;
+use crate::events::{append_event, NewEvent};
+use crate::sale_window::{Playout, ServerNow, Verdict, Window};
+use crate::stamp::{from_unix_ms, Stamp};
+use crate::Commerce;
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub(crate) const FLASH_CLASS: &str = "com.showroom.flash-sale";
+
+const COLS: &str = "id, stream_id, product_id, sale_price_minor, currency, stock_limit, remaining, \
+                    per_customer_limit, duration_ms, state, win";
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Sale {
+    id: String,
+    stream_id: String,
+    product_id: String,
+    sale_price_minor: i64,
+    currency: String,
+    stock_limit: i64,
+    remaining: i64,
+    per_customer_limit: i64,
+    duration_ms: u64,
+    /// `scheduled`, `live` or `ended`.
+    state: String,
+    window: Option<Window>,
+}
+
+macro_rules! load_sale {
+    ($exec:expr, $sale_id:expr, $stream_id:expr) => {{
+        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1 AND stream_id = $2");
+        let r = sqlx::query(&sql)
+            .bind($sale_id)
+            .bind($stream_id)
+            .fetch_optional($exec)
+            .await?
+            .ok_or_else(|| CommerceError::NotFound(format!("flash sale {}", $sale_id)))?;
+        sale_from_row!(&r)
+    }};
+}
+
+macro_rules! sale_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        let win: Option<String> = r.try_get("win")?;
+        Sale {
+            id: r.try_get("id")?,
+            stream_id: r.try_get("stream_id")?,
+            product_id: r.try_get("product_id")?,
+            sale_price_minor: r.try_get("sale_price_minor")?,
+            currency: r.try_get("currency")?,
+            stock_limit: r.try_get("stock_limit")?,
+            remaining: r.try_get("remaining")?,
+            per_customer_limit: r.try_get("per_customer_limit")?,
+            duration_ms: to_u64(r.try_get("duration_ms")?),
+            state: r.try_get("state")?,
+            window: match win {
+                Some(w) => Some(json_col::<Window>(&w)?),
+                None => None,
+            },
+        }
+    }};
+}
+
+fn to_value(s: &Sale) -> Result<Value, CommerceError> {
+    serde_json::to_value(s).map_err(crate::error::internal)
+}
+
+impl Commerce {
+    fn server_now(&self, stream_id: &str) -> ServerNow {
+        let wall = SystemTime::now();
+        ServerNow {
+            clock: self.streams.clock(stream_id).map(|c| (c.epoch, c.pts.as_millis() as u64)),
+            wall_ms: crate::stamp::unix_ms(wall),
+        }
+    }
+
+    fn mark_sale(&self, sale: &Sale, w: &Window) {
+        self.streams.mark(
+            &sale.stream_id,
+            TimelineMarker {
+                id: sale.id.clone(),
+                class: FLASH_CLASS.into(),
+                start: from_unix_ms(w.start_pdt_ms),
+                duration: Some(Duration::from_millis(w.end_pdt_ms.saturating_sub(w.start_pdt_ms))),
+                attributes: vec![
+                    ("X-SALE-ID".into(), sale.id.clone()),
+                    ("X-PRODUCT-ID".into(), sale.product_id.clone()),
+                    ("X-SALE-PRICE".into(), format!("{} {}", sale.sale_price_minor, sale.currency)),
+                    ("X-STOCK".into(), sale.stock_limit.to_string()),
+                ],
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn flash_create(
+        self: &Arc<Self>,
+        actor: &Actor,
+        stream_id: &str,
+        product_id: &str,
+        sale_price_minor: i64,
+        stock: i64,
+        per_customer_limit: i64,
+        duration_s: u64,
+    ) -> Result<Value, CommerceError> {
+        actor.require_staff(stream_id, "creating a flash sale")?;
+        positive("stock", stock, 10_000_000)?;
+        positive("per_customer_limit", per_customer_limit, 1000)?;
+        if sale_price_minor < 0 || duration_s == 0 || duration_s > 86_400 {
+            return Err(CommerceError::Invalid("sale_price_minor >= 0 and duration_s in 1..=86400".into()));
+        }
+        let product = self.product_get(product_id).await?;
+        let currency = product["currency"].as_str().unwrap_or_default().to_owned();
+        let sale = Sale {
+            id: new_id("sale"),
+            stream_id: stream_id.into(),
+            product_id: product_id.into(),
+            sale_price_minor,
+            currency,
+            stock_limit: stock,
+            remaining: stock,
+            per_customer_limit,
+            duration_ms: duration_s * 1000,
+            state: "scheduled".into(),
+            window: None,
+        };
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let ev = with_pool!(self.db, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO commerce_flash_sales (id, stream_id, product_id, sale_price_minor, currency, stock_limit, \
+                 remaining, per_customer_limit, duration_ms, state, win, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, 'scheduled', NULL, $9)",
+            )
+            .bind(&sale.id)
+            .bind(stream_id)
+            .bind(product_id)
+            .bind(sale_price_minor)
+            .bind(&sale.currency)
+            .bind(stock)
+            .bind(per_customer_limit)
+            .bind(sale.duration_ms as i64)
+            .bind(crate::now_ms() as i64)
+            .execute(&mut *tx)
+            .await?;
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent::public("flash.created", Some(&actor.user_id), stamp, to_value(&sale)?)
+            );
+            tx.commit().await?;
+            Ok::<_, CommerceError>(ev)
+        })?;
+        drop(_g);
+        self.publish(vec![ev]).await;
+        to_value(&sale)
+    }
+
+    /// Open the sale after `countdown_s` of stream time, for its duration.
+    pub(crate) async fn flash_start(
+        self: &Arc<Self>,
+        actor: &Actor,
+        stream_id: &str,
+        sale_id: &str,
+        countdown_s: u64,
+    ) -> Result<Value, CommerceError> {
+        actor.require_staff(stream_id, "starting a flash sale")?;
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let (ev, sale) = with_pool!(self.db, |p| {
+            let mut tx = p.begin().await?;
+            let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
+            if sale.state != "scheduled" {
+                return Err(CommerceError::refused("already_started", format!("flash sale is {}", sale.state)));
+            }
+            let start = stamp.plus_ms(countdown_s.min(3600) * 1000);
+            let end = start.plus_ms(sale.duration_ms);
+            let w = window(start, end);
+            sqlx::query("UPDATE commerce_flash_sales SET state = 'live', win = $2 WHERE id = $1 AND state = 'scheduled'")
+                .bind(sale_id)
+                .bind(serde_json::to_string(&w).map_err(crate::error::internal)?)
+                .execute(&mut *tx)
+                .await?;
+            sale.state = "live".into();
+            sale.window = Some(w);
+            let mut data = to_value(&sale)?;
+            data["countdown_ms"] = json!(countdown_s * 1000);
+            let ev = append_event!(tx, stream_id, NewEvent::public("flash.started", Some(&actor.user_id), stamp, data));
+            tx.commit().await?;
+            Ok::<_, CommerceError>((ev, sale))
+        })?;
+        drop(_g);
+        if let Some(w) = &sale.window {
+            self.mark_sale(&sale, w);
+        }
+        self.publish(vec![ev]).await;
+        to_value(&sale)
+    }
+
+    /// End the sale now (stream time); late buyers still get the latency allowance.
+    pub(crate) async fn flash_end(
+        self: &Arc<Self>,
+        actor: &Actor,
+        stream_id: &str,
+        sale_id: &str,
+    ) -> Result<Value, CommerceError> {
+        actor.require_staff(stream_id, "ending a flash sale")?;
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let (ev, sale) = with_pool!(self.db, |p| {
+            let mut tx = p.begin().await?;
+            let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
+            let Some(mut w) = sale.window.filter(|_| sale.state == "live") else {
+                return Err(CommerceError::refused("not_live", format!("flash sale is {}", sale.state)));
+            };
+            if stamp.pdt_ms < w.end_pdt_ms {
+                w.end_pdt_ms = stamp.pdt_ms.max(w.start_pdt_ms);
+                if let (Some(now), Some(s)) = (stamp.pts_ms.filter(|_| stamp.epoch == w.epoch), w.start_pts_ms) {
+                    w.end_pts_ms = Some(now.max(s));
+                }
+            }
+            sqlx::query("UPDATE commerce_flash_sales SET state = 'ended', win = $2 WHERE id = $1")
+                .bind(sale_id)
+                .bind(serde_json::to_string(&w).map_err(crate::error::internal)?)
+                .execute(&mut *tx)
+                .await?;
+            sale.state = "ended".into();
+            sale.window = Some(w);
+            let ev = append_event!(tx, stream_id, NewEvent::public("flash.ended", Some(&actor.user_id), stamp, to_value(&sale)?));
+            tx.commit().await?;
+            Ok::<_, CommerceError>((ev, sale))
+        })?;
+        drop(_g);
+        if let Some(w) = &sale.window {
+            self.mark_sale(&sale, w);
+        }
+        self.publish(vec![ev]).await;
+        to_value(&sale)
+    }
+
+    pub(crate) async fn flash_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
+        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE stream_id = $1 ORDER BY created_ms, id");
+        with_pool!(self.db, |p| {
+            let rows = sqlx::query(&sql).bind(stream_id).fetch_all(p).await?;
+            let mut out = Vec::new();
+            for r in &rows {
+                out.push(to_value(&sale_from_row!(r))?);
+            }
+            Ok(json!({ "flash_sales": out }))
+        })
+    }
+
+    pub(crate) async fn flash_purchase(
+        self: &Arc<Self>,
+        actor: &Actor,
+        stream_id: &str,
+        sale_id: &str,
+        quantity: i64,
+        playout: Playout,
+        key: Option<String>,
+    ) -> Result<Value, CommerceError> {
+        positive("quantity", quantity, 1000)?;
+        let key = key_or_fresh(key)?;
+        if self.sold_out.lock().contains(sale_id) {
+            // Retries of a successful purchase must still get their order back.
+            if let Some(existing) = self.existing_order(&actor.user_id, &key).await? {
+                return self.order_json(&existing, true).await;
+            }
+            return Err(CommerceError::refused("sold_out", "this flash sale is sold out"));
+        }
+        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban]).await?;
+        let scope = format!("flash:{sale_id}");
+        let now = self.server_now(stream_id);
+        let allowance = self.cfg.max_latency_allowance_ms;
+        let provider = self.payments.name();
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let (draft, ev, remaining) = with_pool!(self.db, |p| {
+            let mut tx = p.begin().await?;
+            if let Some(existing) = claim_key!(tx, &actor.user_id, &key, &scope) {
+                drop(tx);
+                return self.order_json(&existing, true).await;
+            }
+            let sale = load_sale!(&mut *tx, sale_id, stream_id);
+            let Some(w) = sale.window else {
+                return Err(CommerceError::refused("not_started", "this flash sale has not started"));
+            };
+            match w.check(now, playout, allowance) {
+                Verdict::Open | Verdict::OpenByAllowance { .. } => {}
+                Verdict::NotStarted { starts_in_ms } => {
+                    return Err(CommerceError::refused("not_started", format!("the sale opens in {starts_in_ms} ms")));
+                }
+                Verdict::Ended { reason } => {
+                    tracing::info!(sale_id, user = %actor.user_id, %reason, "refused purchase: sale over");
+                    return Err(CommerceError::refused("sale_ended", reason));
+                }
+            }
+            if quantity > sale.per_customer_limit {
+                return Err(CommerceError::refused("customer_limit", format!("at most {} per customer", sale.per_customer_limit)));
+            }
+            // The conditional UPDATE is the stock guard (row lock on PostgreSQL, one writer on SQLite).
+            let left = sqlx::query(
+                "UPDATE commerce_flash_sales SET remaining = remaining - $2 WHERE id = $1 AND remaining >= $2 RETURNING remaining",
+            )
+            .bind(sale_id)
+            .bind(quantity)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(left) = left else {
+                drop(tx);
+                self.sold_out.lock().insert(sale_id.to_owned());
+                tracing::info!(sale_id, user = %actor.user_id, "refused purchase: sold out");
+                return Err(CommerceError::refused("sold_out", "this flash sale is sold out"));
+            };
+            let remaining: i64 = left.try_get("remaining")?;
+            let bought = sqlx::query(
+                "INSERT INTO commerce_flash_purchases (sale_id, user_id, qty) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sale_id, user_id) DO UPDATE SET qty = commerce_flash_purchases.qty + $3 \
+                 WHERE commerce_flash_purchases.qty + $3 <= $4 RETURNING qty",
+            )
+            .bind(sale_id)
+            .bind(&actor.user_id)
+            .bind(quantity)
+            .bind(sale.per_customer_limit)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if bought.is_none() {
+                tracing::info!(sale_id, user = %actor.user_id, "refused purchase: per-customer limit");
+                return Err(CommerceError::refused("customer_limit", format!("at most {} per customer", sale.per_customer_limit)));
+            }
+            let draft = OrderDraft {
+                id: new_id("ord"),
+                stream_id: stream_id.to_owned(),
+                user_id: actor.user_id.clone(),
+                source: scope.clone(),
+                items: vec![json!({ "product_id": sale.product_id, "quantity": quantity,
+                                    "unit_price_minor": sale.sale_price_minor, "sale_id": sale_id })],
+                total_minor: sale.sale_price_minor * quantity,
+                currency: sale.currency.clone(),
+            };
+            insert_order!(tx, &draft, &key, provider);
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent::public("flash.stock", None, stamp, json!({ "sale_id": sale_id, "remaining": remaining }))
+            );
+            tx.commit().await?;
+            Ok::<_, CommerceError>((draft, ev, remaining))
+        })?;
+        drop(_g);
+        if remaining == 0 {
+            self.sold_out.lock().insert(sale_id.to_owned());
+        }
+        self.publish(vec![ev]).await;
+        self.settle(&draft, Restock::Flash { sale_id: sale_id.to_owned(), qty: quantity }).await
+    }
+
+    async fn existing_order(&self, user_id: &str, key: &str) -> Result<Option<String>, CommerceError> {
+        with_pool!(self.db, |p| {
+            let r = sqlx::query("SELECT result FROM commerce_idempotency WHERE user_id = $1 AND idem_key = $2")
+                .bind(user_id)
+                .bind(key)
+                .fetch_optional(p)
+                .await?;
+            Ok(match r {
+                Some(r) => r.try_get::<Option<String>, _>("result")?,
+                None => None,
+            })
+        })
+    }
+}
+
+fn window(start: Stamp, end: Stamp) -> Window {
+    Window {
+        epoch: start.epoch,
+        start_pts_ms: start.pts_ms,
+        end_pts_ms: end.pts_ms,
+        start_pdt_ms: start.pdt_ms,
+        end_pdt_ms: end.pdt_ms,
+    }
+}
