@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use showroom_pipelines::ingest::PublishTarget;
+use showroom_pipelines::rtmp::{RtmpServer, RtmpStats};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -70,11 +72,29 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         tokio::spawn(refresh_loop(Arc::clone(&registry)));
     }
 
+    let mut extra_metrics: Vec<http::MetricsWriter> = Vec::new();
+    if config.rtmp.enabled {
+        let server = RtmpServer::new(
+            Arc::clone(&registry) as Arc<dyn PublishTarget>,
+            config.rtmp.protocol.clone(),
+        );
+        extra_metrics.push(rtmp_metrics(server.stats()));
+        let addr = SocketAddr::new(config.rtmp.bind, config.rtmp.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| EngineError::Listen {
+                what: "rtmp",
+                addr,
+                source,
+            })?;
+        tokio::spawn(server.serve(listener));
+    }
+
     let state = AppState {
         config: Arc::clone(&config),
         secrets,
         registry,
-        extra_metrics: Arc::new(Vec::new()),
+        extra_metrics: Arc::new(extra_metrics),
     };
     let app = http::router(state, Vec::new());
 
@@ -93,6 +113,51 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         .map_err(EngineError::Http)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn rtmp_metrics(stats: Arc<RtmpStats>) -> http::MetricsWriter {
+    use http::metrics::{counter, gauge, header_line};
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    Arc::new(move |out: &mut String| {
+        let s = &stats;
+        counter(
+            out,
+            "showroom_rtmp_connections_total",
+            "RTMP connections accepted.",
+            s.connections_accepted.load(Relaxed),
+        );
+        gauge(
+            out,
+            "showroom_rtmp_connections_open",
+            "RTMP connections open.",
+            s.connections_open.load(Relaxed),
+        );
+        counter(
+            out,
+            "showroom_rtmp_publishes_total",
+            "RTMP publish sessions authenticated.",
+            s.publishes.load(Relaxed),
+        );
+        counter(
+            out,
+            "showroom_rtmp_bytes_total",
+            "Bytes read from RTMP peers.",
+            s.bytes_in.load(Relaxed),
+        );
+        header_line(
+            out,
+            "showroom_rtmp_refused_total",
+            "counter",
+            "RTMP connections ended with an error, by reason.",
+        );
+        for (reason, n) in s.refusals() {
+            let _ = writeln!(
+                out,
+                "showroom_rtmp_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+    })
 }
 
 /// Several engines can share one PostgreSQL database: pick up their streams.

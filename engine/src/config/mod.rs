@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use showroom_pipelines::rtmp::RtmpConfig;
 
 /// Everything `showroom serve` can be told. Every key is documented, with its default, in
 /// `configs/default.toml`; a test checks that file against [`Config::default`].
@@ -89,6 +90,8 @@ pub struct RtmpListenConfig {
     pub enabled: bool,
     pub bind: IpAddr,
     pub port: u16,
+    /// Protocol settings of the RTMP server itself (app name, timeouts, size limits).
+    pub protocol: RtmpConfig,
 }
 
 impl Default for RtmpListenConfig {
@@ -97,6 +100,7 @@ impl Default for RtmpListenConfig {
             enabled: true,
             bind: IpAddr::from([0, 0, 0, 0]),
             port: 1935,
+            protocol: RtmpConfig::default(),
         }
     }
 }
