@@ -1,0 +1,103 @@
+//! RTMP ingest through the real engine: OBS stand-ins (ffmpeg, GStreamer rtmp2sink) make a stream
+//! live with the right codecs; bad publishers are refused without touching the good one; a
+//! publisher that vanishes leaves the stream idle and can come back.
+
+use std::time::Duration;
+
+use showroom_tests::clients::{ffmpeg_publish, gst_publish, FfmpegPublish};
+use showroom_tests::Engine;
+
+const LIVE_WAIT: Duration = Duration::from_secs(15);
+
+fn is_live(s: &serde_json::Value) -> bool {
+    s["state"] == "live"
+}
+
+#[tokio::test]
+async fn ffmpeg_publish_goes_live_with_codecs_and_survives_bad_peers() -> anyhow::Result<()> {
+    let mut engine = Engine::start().await?;
+    let s = engine.create_stream("main").await?;
+    let (id, key) = (s["id"].as_str().unwrap(), s["stream_key"].as_str().unwrap());
+
+    let mut ffmpeg = ffmpeg_publish(
+        &engine.rtmp_url(key),
+        &FfmpegPublish {
+            bframes: 2,
+            ..Default::default()
+        },
+    );
+    let live = engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    let ingest = &live["ingest"];
+    assert_eq!(ingest["protocol"], "rtmp");
+    assert_eq!(ingest["video"]["codec"], "h264");
+    assert_eq!(ingest["video"]["width"], 640);
+    assert_eq!(ingest["video"]["height"], 360);
+    assert_eq!(ingest["audio"]["codec"], "aac");
+    assert_eq!(ingest["audio"]["sample_rate"], 48000);
+
+    // A wrong key and a second publisher on the live key are refused; garbage on the port too.
+    let mut wrong = ffmpeg_publish(&engine.rtmp_url("sk_wrong"), &FfmpegPublish::default());
+    assert!(!wrong.wait_success(), "wrong key must be refused");
+    let mut second = ffmpeg_publish(&engine.rtmp_url(key), &FfmpegPublish::default());
+    assert!(!second.wait_success(), "second publisher must be refused");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", engine.rtmp_port)).await?;
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), async {
+            use tokio::io::AsyncReadExt;
+            tcp.read(&mut buf).await
+        })
+        .await??;
+        assert_eq!(n, 0, "garbage handshake: connection closed");
+    }
+    let metrics = engine
+        .http
+        .get(engine.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("showroom_rtmp_refused_total{reason=\"unknown_key\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("showroom_rtmp_refused_total{reason=\"already_publishing\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("showroom_rtmp_refused_total{reason=\"handshake\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("showroom_streams_live 1"), "{metrics}");
+
+    // The first publisher was untouched by all that.
+    let before = engine.stream(id).await?["ingest"]["started_at"].clone();
+    assert!(engine.is_running());
+    assert_eq!(engine.stream(id).await?["ingest"]["started_at"], before);
+
+    // Publisher vanishes mid-stream → idle; the same key publishes again at once.
+    ffmpeg.kill();
+    engine
+        .wait_stream(id, Duration::from_secs(20), |s| s["state"] == "idle")
+        .await?;
+    let _again = ffmpeg_publish(&engine.rtmp_url(key), &FfmpegPublish::default());
+    engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    let log = engine.log();
+    assert!(log.contains("unknown stream key"), "log names the reason");
+    Ok(())
+}
+
+#[tokio::test]
+async fn gstreamer_rtmp2sink_publish_goes_live() -> anyhow::Result<()> {
+    let engine = Engine::start().await?;
+    let s = engine.create_stream("gst").await?;
+    let (id, key) = (s["id"].as_str().unwrap(), s["stream_key"].as_str().unwrap());
+    let _gst = gst_publish(&engine.rtmp_url(key), 20);
+    let live = engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    assert_eq!(live["ingest"]["video"]["codec"], "h264");
+    assert_eq!(live["ingest"]["audio"]["codec"], "aac");
+    Ok(())
+}
