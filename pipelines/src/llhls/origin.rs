@@ -1,0 +1,386 @@
+//! The LL-HLS origin of one stream: typed requests in, playlist and media bytes out.
+//!
+//! It knows nothing of HTTP. Blocking requests await a per-rendition `watch` channel that the
+//! packager bumps on every new part, so a held request costs one parked task and no polling.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::config::LlHlsConfig;
+use super::daterange::DateRange;
+use super::error::OriginError;
+use super::playlist;
+use super::request::PlaylistQuery;
+use super::segmenter::ClosedPart;
+use super::store::{Rendition, State, VideoInfo};
+use crate::stream::Session;
+use crate::unit::TrackKind;
+
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const PLAIN_PLAYLIST_CACHE: &str = "no-cache";
+const BLOCKING_PLAYLIST_CACHE: &str = "public, max-age=60";
+const MEDIA_CACHE: &str = "public, max-age=3600";
+
+/// A response body with the headers the HTTP layer must set.
+#[derive(Debug, Clone)]
+pub struct HlsBody {
+    pub bytes: Bytes,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// Counters of one origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OriginStats {
+    pub parts_produced: u64,
+    pub segments: u64,
+    pub requests: u64,
+    /// Requests being held right now (gauge).
+    pub held_now: i64,
+}
+
+/// One stream's LL-HLS origin, alive across publish sessions.
+pub struct Origin {
+    id: String,
+    pub(super) config: LlHlsConfig,
+    state: Mutex<State>,
+    /// Bumped on every change of the video (0) / audio (1) rendition.
+    notify: [watch::Sender<u64>; 2],
+    parts: AtomicU64,
+    segments: AtomicU64,
+    requests: AtomicU64,
+    held: AtomicI64,
+}
+
+fn slot(kind: TrackKind) -> usize {
+    match kind {
+        TrackKind::Video => 0,
+        TrackKind::Audio => 1,
+    }
+}
+
+struct HeldGuard<'a>(&'a AtomicI64);
+
+impl Drop for HeldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Origin {
+    pub fn new(id: impl Into<String>, config: LlHlsConfig) -> Self {
+        let window = config.window();
+        Self {
+            id: id.into(),
+            config,
+            state: Mutex::new(State {
+                window,
+                ..State::default()
+            }),
+            notify: [watch::channel(0).0, watch::channel(0).0],
+            parts: AtomicU64::new(0),
+            segments: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            held: AtomicI64::new(0),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn stats(&self) -> OriginStats {
+        OriginStats {
+            parts_produced: self.parts.load(Ordering::Relaxed),
+            segments: self.segments.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            held_now: self.held.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Adds timed metadata; it is listed while it overlaps the playlist window.
+    pub fn add_daterange(&self, range: DateRange) {
+        let mut st = self.state.lock();
+        st.dateranges.retain(|d| d.id != range.id);
+        st.dateranges.push(range);
+        if let Some(oldest) = st
+            .renditions
+            .iter()
+            .filter_map(|r| r.segs.front().map(|s| s.pdt))
+            .min()
+        {
+            st.dateranges.retain(|d| d.relevant_after(oldest));
+        }
+    }
+
+    pub fn multivariant(&self) -> Result<HlsBody, OriginError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let st = self.state.lock();
+        if !st.live() {
+            return Err(OriginError::NotLive);
+        }
+        let text = playlist::multivariant(&st).ok_or(OriginError::NotLive)?;
+        Ok(HlsBody {
+            bytes: Bytes::from(text),
+            content_type: PLAYLIST_TYPE,
+            cache_control: PLAIN_PLAYLIST_CACHE,
+        })
+    }
+
+    fn index(&self, rendition: &str) -> Result<(usize, usize), OriginError> {
+        let st = self.state.lock();
+        if st.renditions.is_empty() {
+            return Err(OriginError::NotLive);
+        }
+        let (idx, r) = st.rendition(rendition).ok_or(OriginError::NotFound)?;
+        Ok((idx, slot(r.kind)))
+    }
+
+    /// Waits (at most `max_hold`) until `ready` holds for rendition `idx`.
+    async fn wait(
+        &self,
+        idx: usize,
+        slot: usize,
+        ready: impl Fn(&Rendition) -> bool,
+    ) -> Result<(), OriginError> {
+        let mut rx = self.notify[slot].subscribe();
+        let check = || self.state.lock().renditions.get(idx).is_some_and(&ready);
+        if check() {
+            return Ok(());
+        }
+        self.held.fetch_add(1, Ordering::Relaxed);
+        let _guard = HeldGuard(&self.held);
+        let deadline = tokio::time::Instant::now() + self.config.max_hold();
+        loop {
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {
+                    if check() {
+                        return Ok(());
+                    }
+                }
+                Ok(Err(_)) => return Err(OriginError::NotFound),
+                Err(_) => {
+                    tracing::debug!(stream = %self.id, "llhls: held request timed out");
+                    return Err(OriginError::Timeout);
+                }
+            }
+        }
+    }
+
+    /// A media playlist; with `_HLS_msn` (and `_HLS_part`) held until that segment/part exists.
+    pub async fn media_playlist(
+        &self,
+        rendition: &str,
+        query: &PlaylistQuery,
+    ) -> Result<HlsBody, OriginError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let (idx, slot) = self.index(rendition)?;
+        {
+            let st = self.state.lock();
+            if !st.live() {
+                return Err(OriginError::NotLive);
+            }
+            if let (Some(msn), Some(r)) = (query.msn, st.renditions.get(idx)) {
+                if msn > r.max_msn() {
+                    tracing::debug!(stream = %self.id, rendition, msn, max = r.max_msn(), "llhls: _HLS_msn too far ahead");
+                    return Err(OriginError::BadRequest(format!(
+                        "_HLS_msn={msn} is beyond the live edge"
+                    )));
+                }
+                if query.part.is_some_and(|p| p > 1000) {
+                    tracing::debug!(stream = %self.id, rendition, part = ?query.part, "llhls: _HLS_part too large");
+                    return Err(OriginError::BadRequest("_HLS_part is too large".into()));
+                }
+            }
+        }
+        let cache = match query.msn {
+            Some(msn) => {
+                let part = query.part;
+                self.wait(idx, slot, |r| r.has_reached(msn, part)).await?;
+                BLOCKING_PLAYLIST_CACHE
+            }
+            None => PLAIN_PLAYLIST_CACHE,
+        };
+        let st = self.state.lock();
+        let text = playlist::media(&st, idx, query.skip).ok_or(OriginError::NotLive)?;
+        Ok(HlsBody {
+            bytes: Bytes::from(text),
+            content_type: PLAYLIST_TYPE,
+            cache_control: cache,
+        })
+    }
+
+    /// The init segment of publish session `name` (its epoch, as in the EXT-X-MAP URI).
+    pub async fn init(&self, rendition: &str, name: &str) -> Result<HlsBody, OriginError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let epoch: u64 = name.parse().map_err(|_| OriginError::NotFound)?;
+        let (idx, _) = self.index(rendition)?;
+        let st = self.state.lock();
+        let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
+        let bytes = r.inits.get(&epoch).cloned().ok_or(OriginError::NotFound)?;
+        Ok(HlsBody {
+            bytes,
+            content_type: media_type(r.kind),
+            cache_control: MEDIA_CACHE,
+        })
+    }
+
+    /// A complete segment (all its parts).
+    pub async fn segment(&self, rendition: &str, msn: u64) -> Result<HlsBody, OriginError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let (idx, _) = self.index(rendition)?;
+        let st = self.state.lock();
+        let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
+        let bytes = r.segment_bytes(msn).ok_or(OriginError::NotFound)?;
+        Ok(HlsBody {
+            bytes,
+            content_type: media_type(r.kind),
+            cache_control: MEDIA_CACHE,
+        })
+    }
+
+    /// Part number `seq` (numbered across the stream). The next parts (the preload hint) are
+    /// held until they exist, then sent whole.
+    pub async fn part(&self, rendition: &str, seq: u64) -> Result<HlsBody, OriginError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let (idx, slot) = self.index(rendition)?;
+        {
+            let st = self.state.lock();
+            let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
+            if seq < r.oldest_seq() || seq > r.next_seq + 2 {
+                return Err(OriginError::NotFound);
+            }
+        }
+        self.wait(idx, slot, |r| seq < r.next_seq).await?;
+        let st = self.state.lock();
+        let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
+        let bytes = r.part_bytes(seq).ok_or(OriginError::NotFound)?;
+        Ok(HlsBody {
+            bytes,
+            content_type: media_type(r.kind),
+            cache_control: MEDIA_CACHE,
+        })
+    }
+
+    // ---- the packager side ----
+
+    /// A publish session starts: renditions for its tracks, discontinuity, aligned MSNs.
+    /// Returns the TARGETDURATION and PART-TARGETs already served, if any.
+    pub(super) fn begin_session(&self, session: &Session, tracks: &[TrackKind]) -> Served {
+        let mut st = self.state.lock();
+        for &kind in tracks {
+            if !st.renditions.iter().any(|r| r.kind == kind) {
+                st.renditions.push(Rendition::new(kind));
+                st.renditions.sort_by_key(|r| slot(r.kind));
+            }
+        }
+        for r in &mut st.renditions {
+            r.close_open();
+        }
+        let next = st.renditions.iter().map(|r| r.next_msn).max().unwrap_or(0);
+        for r in &mut st.renditions {
+            r.begin(session.epoch, session.anchor, next);
+            if let Some(t) = session.track(r.kind) {
+                r.codec = super::codecs::codec_string(&t.codec).or(r.codec.take());
+                if let crate::unit::Codec::Aac { config } = &t.codec {
+                    r.channels = super::codecs::AudioConfig::parse(config).map(|a| a.channels);
+                }
+            }
+        }
+        let part_limit = |k| {
+            st.renditions
+                .iter()
+                .find(|r| r.kind == k)
+                .and_then(|r| r.part_target)
+        };
+        let served = Served {
+            target: st.target,
+            video_part: part_limit(TrackKind::Video),
+            audio_part: part_limit(TrackKind::Audio),
+        };
+        drop(st);
+        self.bump_all();
+        served
+    }
+
+    pub(super) fn push_init(
+        &self,
+        kind: TrackKind,
+        epoch: u64,
+        bytes: Bytes,
+        info: Option<VideoInfo>,
+    ) {
+        let mut st = self.state.lock();
+        if let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) {
+            r.inits.insert(epoch, bytes);
+            if info.is_some() {
+                r.video = info;
+            }
+        }
+    }
+
+    pub(super) fn push_part(&self, kind: TrackKind, epoch: u64, meta: &ClosedPart, bytes: Bytes) {
+        let mut st = self.state.lock();
+        let window = st.window;
+        let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) else {
+            return;
+        };
+        if !r.push_part(epoch, meta, bytes) {
+            tracing::debug!(stream = %self.id, epoch, "llhls: part of an ended session dropped");
+            return;
+        }
+        r.evict(window);
+        self.parts.fetch_add(1, Ordering::Relaxed);
+        if meta.last_of_segment {
+            self.segments.fetch_add(1, Ordering::Relaxed);
+        }
+        st.fix_targets(meta.target_duration);
+        let oldest = st
+            .renditions
+            .iter()
+            .filter_map(|r| r.segs.front().map(|s| s.pdt))
+            .min();
+        if let Some(oldest) = oldest {
+            st.dateranges.retain(|d| d.relevant_after(oldest));
+        }
+        drop(st);
+        self.notify[slot(kind)].send_modify(|v| *v += 1);
+    }
+
+    /// The session is over: a segment left open is closed.
+    pub(super) fn end_session(&self, epoch: u64) {
+        let mut st = self.state.lock();
+        for r in st.renditions.iter_mut().filter(|r| r.epoch == epoch) {
+            if r.open().is_some() {
+                r.close_open();
+                self.segments.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        drop(st);
+        self.bump_all();
+    }
+
+    fn bump_all(&self) {
+        for n in &self.notify {
+            n.send_modify(|v| *v += 1);
+        }
+    }
+}
+
+/// What earlier sessions fixed for the life of the playlists.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Served {
+    pub target: Option<u32>,
+    pub video_part: Option<f64>,
+    pub audio_part: Option<f64>,
+}
+
+fn media_type(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    }
+}

@@ -1,0 +1,370 @@
+//! One track's CMAF packager: `appsrc → h264parse|aacparse → cmafmux → appsink`.
+//!
+//! We decide the cuts (see [`super::segmenter`]); cmafmux runs with `manual-split=true` and
+//! gets a serialized `FMP4MuxSplitNow` custom event right before the first buffer of each new
+//! part. The event is pushed from a buffer probe on the parser's source pad, keyed by DTS, so
+//! its order relative to the buffers never depends on how appsrc or the parser queue events.
+//! appsrc is not live, so the aggregator never waits for a latency deadline: a part leaves
+//! cmafmux as soon as the first buffer of the next part reaches it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use super::segmenter::{ClosedPart, Cut};
+use crate::stream::Track;
+use crate::unit::{Codec, TrackKind};
+
+/// What a packager produces, in order.
+#[derive(Debug)]
+pub enum Output {
+    /// The init segment (ftyp + moov), with the parser's output caps (width, height...).
+    Init(Bytes, Option<gst::Caps>),
+    /// One part (moof + mdat, with styp at a segment start) and what the segmenter said of it.
+    Part(ClosedPart, Bytes),
+    /// All media was flushed after `finish`.
+    Eos,
+}
+
+/// Why a packager could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackagerError {
+    #[error("GStreamer: {0}")]
+    Gst(String),
+    #[error("codec {0} is not packaged for LL-HLS")]
+    Codec(&'static str),
+}
+
+impl From<gst::glib::BoolError> for PackagerError {
+    fn from(e: gst::glib::BoolError) -> Self {
+        Self::Gst(e.to_string())
+    }
+}
+
+impl From<gst::StateChangeError> for PackagerError {
+    fn from(e: gst::StateChangeError) -> Self {
+        Self::Gst(e.to_string())
+    }
+}
+
+type Sink = Arc<dyn Fn(Output) + Send + Sync>;
+
+#[derive(Default)]
+struct Shared {
+    /// DTS of buffers that must be preceded by a split event, and whether it is a chunk.
+    splits: VecDeque<(gst::ClockTime, bool)>,
+    /// Parts closed by the segmenter whose bytes cmafmux has not emitted yet.
+    metas: VecDeque<ClosedPart>,
+}
+
+/// A running packager graph for one track.
+pub struct Packager {
+    kind: TrackKind,
+    pipeline: gst::Pipeline,
+    appsrc: gst_app::AppSrc,
+    shared: Arc<Mutex<Shared>>,
+    frame: Option<Duration>,
+}
+
+fn caps_for(track: &Track) -> Result<gst::Caps, PackagerError> {
+    match &track.codec {
+        Codec::H264 { config } => {
+            let mut b = gst::Caps::builder("video/x-h264")
+                .field("stream-format", "avc")
+                .field("alignment", "au")
+                .field("codec_data", gst::Buffer::from_slice(config.clone()));
+            if let (Some(w), Some(h)) = (track.width, track.height) {
+                b = b.field("width", w as i32).field("height", h as i32);
+            }
+            if let Some((n, d)) = track.framerate.filter(|f| f.0 > 0 && f.1 > 0) {
+                b = b.field("framerate", gst::Fraction::new(n as i32, d as i32));
+            }
+            Ok(b.build())
+        }
+        Codec::Aac { config } => {
+            let mut b = gst::Caps::builder("audio/mpeg")
+                .field("mpegversion", 4i32)
+                .field("stream-format", "raw")
+                .field("codec_data", gst::Buffer::from_slice(config.clone()));
+            if let Some(asc) = super::codecs::AudioConfig::parse(config) {
+                b = b
+                    .field("rate", asc.sample_rate as i32)
+                    .field("channels", asc.channels as i32);
+            }
+            Ok(b.build())
+        }
+        other => Err(PackagerError::Codec(other.name())),
+    }
+}
+
+impl Packager {
+    /// Builds and starts the graph. `sink` receives the output on a GStreamer thread.
+    pub fn start(
+        stream_id: &str,
+        track: &Track,
+        frame: Option<Duration>,
+        part: Duration,
+        segment: Duration,
+        sink: Sink,
+    ) -> Result<Self, PackagerError> {
+        let caps = caps_for(track)?;
+        let kind = track.kind;
+        let name = format!(
+            "llhls-{stream_id}-{}",
+            if kind == TrackKind::Video {
+                "video"
+            } else {
+                "audio"
+            }
+        );
+        let pipeline = gst::Pipeline::with_name(&name);
+        let appsrc = gst_app::AppSrc::builder()
+            .caps(&caps)
+            .format(gst::Format::Time)
+            .is_live(false)
+            .stream_type(gst_app::AppStreamType::Stream)
+            .max_bytes(0)
+            .block(false)
+            .build();
+        let parser = match kind {
+            TrackKind::Video => gst::ElementFactory::make("h264parse").build()?,
+            TrackKind::Audio => gst::ElementFactory::make("aacparse").build()?,
+        };
+        let mux = gst::ElementFactory::make("cmafmux")
+            .property("manual-split", true)
+            .property(
+                "fragment-duration",
+                gst::ClockTime::from_nseconds(segment.as_nanos() as u64),
+            )
+            .property(
+                "chunk-duration",
+                gst::ClockTime::from_nseconds(part.as_nanos() as u64),
+            )
+            .build()?;
+        let appsink = gst_app::AppSink::builder()
+            .sync(false)
+            .buffer_list(true)
+            .max_buffers(0)
+            .build();
+        pipeline.add_many([appsrc.upcast_ref(), &parser, &mux, appsink.upcast_ref()])?;
+        gst::Element::link_many([appsrc.upcast_ref(), &parser, &mux, appsink.upcast_ref()])?;
+
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        install_split_probe(&parser, Arc::clone(&shared))?;
+        let parsed = parser
+            .static_pad("src")
+            .ok_or_else(|| PackagerError::Gst("parser without src pad".into()))?;
+        install_sink(&appsink, Arc::clone(&shared), sink, name.clone(), parsed);
+
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| PackagerError::Gst("pipeline without bus".into()))?;
+        let weak = pipeline.downgrade();
+        tokio::spawn(async move {
+            let mut messages = bus.stream();
+            while let Some(msg) = messages.next().await {
+                match msg.view() {
+                    gst::MessageView::Eos(_) => {
+                        tracing::debug!(pipeline = %name, "llhls packager reached EOS");
+                        break;
+                    }
+                    gst::MessageView::Error(err) => {
+                        let src = msg
+                            .src()
+                            .map(|s| s.path_string().to_string())
+                            .unwrap_or_default();
+                        tracing::error!(pipeline = %name, source = %src, error = %err.error(), debug = ?err.debug(), "llhls packager failed");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(p) = weak.upgrade() {
+                let _ = p.set_state(gst::State::Null);
+            }
+        });
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Self {
+            kind,
+            pipeline,
+            appsrc,
+            shared,
+            frame,
+        })
+    }
+
+    pub fn kind(&self) -> TrackKind {
+        self.kind
+    }
+
+    /// Pushes one unit; `cut` asks for a split right before it, `closed` is the part it ends.
+    pub fn push(
+        &self,
+        pts: Duration,
+        dts: Duration,
+        keyframe: bool,
+        payload: Bytes,
+        cut: Option<Cut>,
+        closed: Option<ClosedPart>,
+    ) {
+        let dts_ct = gst::ClockTime::from_nseconds(dts.as_nanos() as u64);
+        {
+            let mut shared = self.shared.lock();
+            if let Some(c) = closed {
+                shared.metas.push_back(c);
+            }
+            if let Some(cut) = cut {
+                shared.splits.push_back((dts_ct, cut == Cut::Chunk));
+            }
+        }
+        let mut buffer = gst::Buffer::from_slice(payload);
+        if let Some(b) = buffer.get_mut() {
+            b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
+            b.set_dts(dts_ct);
+            if let Some(f) = self.frame {
+                b.set_duration(gst::ClockTime::from_nseconds(f.as_nanos() as u64));
+            }
+            if !keyframe {
+                b.set_flags(gst::BufferFlags::DELTA_UNIT);
+            }
+        }
+        if let Err(e) = self.appsrc.push_buffer(buffer) {
+            tracing::warn!(error = ?e, track = ?self.kind, "llhls: appsrc refused a buffer");
+        }
+    }
+
+    /// Ends the stream: the final parts' descriptions, then EOS flushes cmafmux.
+    pub fn finish(&self, closed: Vec<ClosedPart>) {
+        self.shared.lock().metas.extend(closed);
+        if let Err(e) = self.appsrc.end_of_stream() {
+            tracing::warn!(error = ?e, track = ?self.kind, "llhls: appsrc refused EOS");
+        }
+    }
+}
+
+impl Drop for Packager {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn install_split_probe(
+    parser: &gst::Element,
+    shared: Arc<Mutex<Shared>>,
+) -> Result<(), PackagerError> {
+    let pad = parser
+        .static_pad("src")
+        .ok_or_else(|| PackagerError::Gst("parser without src pad".into()))?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(dts) = info.buffer().and_then(|b| b.dts().or(b.pts())) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let mut split: Option<bool> = None;
+        {
+            let mut s = shared.lock();
+            while let Some(&(at, chunk)) = s.splits.front() {
+                if at > dts {
+                    break;
+                }
+                s.splits.pop_front();
+                split = Some(split.unwrap_or(true) && chunk);
+            }
+        }
+        if let Some(chunk) = split {
+            let st = gst::Structure::builder("FMP4MuxSplitNow")
+                .field("chunk", chunk)
+                .build();
+            if !pad.push_event(gst::event::CustomDownstream::new(st)) {
+                tracing::warn!("llhls: split event refused downstream");
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
+}
+
+fn install_sink(
+    appsink: &gst_app::AppSink,
+    shared: Arc<Mutex<Shared>>,
+    sink: Sink,
+    name: String,
+    parsed: gst::Pad,
+) {
+    let eos_sink = Arc::clone(&sink);
+    appsink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |appsink| {
+                let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let mut buffers: Vec<gst::Buffer> = Vec::new();
+                if let Some(list) = sample.buffer_list() {
+                    buffers.extend(list.iter().map(|b| b.to_owned()));
+                } else if let Some(b) = sample.buffer() {
+                    buffers.push(b.to_owned());
+                }
+                split_output(&buffers, &shared, &sink, &name, &parsed);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .eos(move |_| eos_sink(Output::Eos))
+            .build(),
+    );
+}
+
+/// Cuts cmafmux output into the init segment and parts (each part starts with a header buffer
+/// holding `styp`/`moof`), and pairs each part with the segmenter's description.
+fn split_output(
+    buffers: &[gst::Buffer],
+    shared: &Mutex<Shared>,
+    sink: &Sink,
+    name: &str,
+    parsed: &gst::Pad,
+) {
+    let mut current: Option<BytesMut> = None;
+    let flush = |bytes: BytesMut| {
+        let meta = shared.lock().metas.pop_front();
+        match meta {
+            Some(meta) => sink(Output::Part(meta, bytes.freeze())),
+            None => tracing::error!(
+                pipeline = name,
+                "llhls: cmafmux emitted a part the segmenter did not close"
+            ),
+        }
+    };
+    for buffer in buffers {
+        let Ok(map) = buffer.map_readable() else {
+            continue;
+        };
+        let data = map.as_slice();
+        let kind = data.get(4..8).unwrap_or_default();
+        let header = buffer.flags().contains(gst::BufferFlags::HEADER);
+        if header && kind == b"ftyp" {
+            sink(Output::Init(
+                Bytes::copy_from_slice(data),
+                parsed.current_caps(),
+            ));
+            continue;
+        }
+        if header && (kind == b"moof" || kind == b"styp") {
+            if let Some(done) = current.take() {
+                flush(done);
+            }
+            current = Some(BytesMut::from(data));
+            continue;
+        }
+        match current.as_mut() {
+            Some(c) => c.extend_from_slice(data),
+            None => tracing::warn!(
+                pipeline = name,
+                "llhls: media data before any part header dropped"
+            ),
+        }
+    }
+    if let Some(done) = current.take() {
+        flush(done);
+    }
+}
