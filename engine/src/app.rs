@@ -67,7 +67,7 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
     let db = Database::connect(&config.database_url(), config.database.max_connections).await?;
     db.migrate().await?;
     tracing::info!(backend = db.backend(), "database ready");
-    let registry = Registry::load(db.clone()).await?;
+    let registry = Registry::load(db.clone(), config.llhls.clone()).await?;
     if matches!(db, Database::Postgres(_)) {
         tokio::spawn(refresh_loop(Arc::clone(&registry)));
     }

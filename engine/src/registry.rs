@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
 use showroom_pipelines::ingest::PublishTarget;
+use showroom_pipelines::llhls::{self, LlHlsConfig, Origin};
 use showroom_pipelines::stream::Stream;
 
 use crate::db::{Database, DbError, StreamRecord};
@@ -19,6 +20,8 @@ use crate::db::{Database, DbError, StreamRecord};
 pub struct Entry {
     pub record: StreamRecord,
     pub bus: Arc<Stream>,
+    /// The LL-HLS egress, reading the bus for the stream's whole life.
+    pub origin: Arc<Origin>,
 }
 
 #[derive(Default)]
@@ -29,14 +32,17 @@ struct Maps {
 
 pub struct Registry {
     db: Database,
+    llhls: LlHlsConfig,
     maps: RwLock<Maps>,
 }
 
 impl Registry {
-    /// Loads every stored stream and starts its bus.
-    pub async fn load(db: Database) -> Result<Arc<Self>, DbError> {
+    /// Loads every stored stream and starts its bus and egress. Must run inside the tokio
+    /// runtime (egress tasks are spawned on it).
+    pub async fn load(db: Database, llhls: LlHlsConfig) -> Result<Arc<Self>, DbError> {
         let registry = Arc::new(Self {
             db,
+            llhls,
             maps: RwLock::new(Maps::default()),
         });
         registry.refresh().await?;
@@ -73,7 +79,12 @@ impl Registry {
 
     fn start(&self, record: StreamRecord) -> Arc<Entry> {
         let bus = Stream::new(record.id.clone());
-        Arc::new(Entry { record, bus })
+        let origin = llhls::spawn(Arc::clone(&bus), self.llhls.clone());
+        Arc::new(Entry {
+            record,
+            bus,
+            origin,
+        })
     }
 
     pub async fn create(&self, title: String) -> Result<Arc<Entry>, DbError> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use showroom_pipelines::llhls::LlHlsConfig;
 use showroom_pipelines::rtmp::RtmpConfig;
 
 /// Everything `showroom serve` can be told. Every key is documented, with its default, in
@@ -27,6 +28,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: ListenConfig,
     pub rtmp: RtmpListenConfig,
+    pub llhls: LlHlsConfig,
     pub database: DatabaseConfig,
 }
 
@@ -42,6 +44,7 @@ impl Default for Config {
                 port: 8080,
             },
             rtmp: RtmpListenConfig::default(),
+            llhls: LlHlsConfig::default(),
             database: DatabaseConfig::default(),
         }
     }

@@ -62,6 +62,37 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             e.record.id
         );
     }
+    let hls: Vec<_> = entries
+        .iter()
+        .map(|e| (&e.record.id, e.origin.stats()))
+        .collect();
+    let sum = |f: fn(&showroom_pipelines::llhls::OriginStats) -> u64| -> u64 {
+        hls.iter().map(|(_, s)| f(s)).sum()
+    };
+    counter(
+        &mut out,
+        "showroom_hls_parts_total",
+        "LL-HLS parts produced.",
+        sum(|s| s.parts_produced),
+    );
+    counter(
+        &mut out,
+        "showroom_hls_segments_total",
+        "LL-HLS segments completed.",
+        sum(|s| s.segments),
+    );
+    counter(
+        &mut out,
+        "showroom_hls_requests_total",
+        "LL-HLS requests answered or held.",
+        sum(|s| s.requests),
+    );
+    gauge(
+        &mut out,
+        "showroom_hls_held_requests",
+        "Blocking LL-HLS requests held right now.",
+        sum(|s| s.held_now.max(0) as u64),
+    );
     for extra in state.extra_metrics.iter() {
         extra(&mut out);
     }
