@@ -1,0 +1,266 @@
+//! LL-HLS origin conformance with real clients: ffmpeg (with and without B-frames) and GStreamer's
+//! `rtmp2sink` publish over RTMP; `shared/tools/llhls_check.py` checks the origin (0 failures),
+//! and ffprobe reads init + segment of every media playlist (H.264 + AAC, right resolution).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use reqwest::Url;
+use serde_json::Value;
+use showroom_tests::clients::{ffmpeg_publish, gst_publish, FfmpegPublish};
+use showroom_tests::Engine;
+
+/// `llhls_check.py`: `$SHOWROOM_LLHLS_CHECK`, else `<repo>/../shared/tools/` (CI clones the repo
+/// beside `shared/`), else `/work/shared/tools/`.
+fn checker_path() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SHOWROOM_LLHLS_CHECK") {
+        return Ok(p.into());
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let candidates = [
+        repo.join("../shared/tools/llhls_check.py"),
+        PathBuf::from("/work/shared/tools/llhls_check.py"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "llhls_check.py not found (looked at {candidates:?}); put shared/ beside the \
+                 repository or set SHOWROOM_LLHLS_CHECK"
+            )
+        })
+}
+
+/// The media playlists (variants and renditions) a multivariant playlist points at.
+fn media_playlists(base: &Url, multivariant: &str) -> anyhow::Result<Vec<Url>> {
+    let mut out = Vec::new();
+    let mut next_is_variant = false;
+    for line in multivariant.lines().map(str::trim) {
+        if line.starts_with("#EXT-X-STREAM-INF") {
+            next_is_variant = true;
+        } else if line.starts_with("#EXT-X-MEDIA:") {
+            if let Some(uri) = attr(line, "URI") {
+                out.push(base.join(&uri)?);
+            }
+        } else if next_is_variant && !line.is_empty() && !line.starts_with('#') {
+            out.push(base.join(line)?);
+            next_is_variant = false;
+        }
+    }
+    ensure!(!out.is_empty(), "no media playlist in:\n{multivariant}");
+    Ok(out)
+}
+
+/// A quoted attribute (`NAME="value"`) of a tag line.
+fn attr(line: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let start = line.find(&key)? + key.len();
+    let len = line[start..].find('"')?;
+    Some(line[start..start + len].to_owned())
+}
+
+/// (media sequence of the newest part or segment, parts listed so far) of a media playlist.
+fn newest_position(playlist: &str) -> (u64, usize) {
+    let mut msn = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut parts = 0;
+    for line in playlist.lines() {
+        if line.starts_with("#EXT-X-PART:") {
+            parts += 1;
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            msn += 1;
+        }
+    }
+    (msn, parts)
+}
+
+/// Waits until the multivariant playlist answers and its first media playlist lists parts.
+async fn wait_playlist(engine: &Engine, hls_url: &str) -> anyhow::Result<Vec<Url>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let base = Url::parse(hls_url)?;
+    let mut last = String::new();
+    loop {
+        if let Ok(r) = engine.http.get(hls_url).send().await {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            if status == 200 {
+                let medias = media_playlists(&base, &body)?;
+                let media = engine.http.get(medias[0].clone()).send().await?;
+                let text = media.text().await?;
+                if text.contains("#EXT-X-PART:") && text.contains("#EXTINF") {
+                    return Ok(medias);
+                }
+                last = text;
+            } else {
+                last = format!("{status}: {body}");
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no LL-HLS playlist with a complete segment after 30 s; last answer:\n{last}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs the checker for `seconds` and returns its JSON summary and full output.
+async fn run_checker(url: &str, seconds: u32) -> anyhow::Result<(Value, String)> {
+    let script = checker_path()?;
+    let url = url.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(&script)
+            .arg(&url)
+            .args(["--duration", &seconds.to_string(), "--json"])
+            .output()
+    })
+    .await?
+    .context("python3 not installed (needed to run llhls_check.py)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The JSON summary is the block from the first line that is exactly "{" to the line "}".
+    let start = stdout.find("\n{\n").map(|i| i + 1);
+    let end = stdout.rfind("\n}\n").map(|i| i + 2);
+    let (Some(start), Some(end)) = (start, end) else {
+        bail!("llhls_check printed no JSON summary:\n{text}");
+    };
+    let json: Value = serde_json::from_str(&stdout[start..end])
+        .with_context(|| format!("llhls_check JSON summary unreadable:\n{text}"))?;
+    Ok((json, text))
+}
+
+/// Init + newest complete segment of each media playlist, probed by ffprobe; returns the
+/// streams found (codec_name, width, height) across all playlists.
+async fn probe_streams(engine: &Engine, medias: &[Url]) -> anyhow::Result<Vec<Value>> {
+    let dir = tempfile::tempdir()?;
+    let mut streams = Vec::new();
+    for (i, media) in medias.iter().enumerate() {
+        let text = engine.http.get(media.clone()).send().await?.text().await?;
+        let init = text
+            .lines()
+            .find(|l| l.starts_with("#EXT-X-MAP:"))
+            .and_then(|l| attr(l, "URI"))
+            .with_context(|| format!("no EXT-X-MAP in {media}:\n{text}"))?;
+        let segment = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .next_back()
+            .with_context(|| format!("no complete segment in {media}:\n{text}"))?;
+        let mut bytes = Vec::new();
+        for uri in [init.as_str(), segment] {
+            let r = engine.http.get(media.join(uri)?).send().await?;
+            ensure!(r.status() == 200, "GET {uri} from {media}: {}", r.status());
+            bytes.extend_from_slice(&r.bytes().await?);
+        }
+        let file = dir.path().join(format!("media{i}.mp4"));
+        std::fs::write(&file, &bytes)?;
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-of", "json"])
+            .arg(&file)
+            .output()
+            .context("ffprobe not installed (scripts/deps.sh test installs ffmpeg)")?;
+        ensure!(
+            out.status.success(),
+            "ffprobe failed on init+{segment} of {media}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout)?;
+        if let Some(list) = json["streams"].as_array() {
+            streams.extend(list.iter().cloned());
+        }
+    }
+    Ok(streams)
+}
+
+fn assert_h264_aac(streams: &[Value], width: u64, height: u64) {
+    let video = streams
+        .iter()
+        .find(|s| s["codec_name"] == "h264")
+        .unwrap_or_else(|| panic!("no H.264 stream: {streams:?}"));
+    assert_eq!(video["width"].as_u64(), Some(width), "{video}");
+    assert_eq!(video["height"].as_u64(), Some(height), "{video}");
+    let audio = streams
+        .iter()
+        .find(|s| s["codec_name"] == "aac")
+        .unwrap_or_else(|| panic!("no AAC stream: {streams:?}"));
+    assert_eq!(audio["sample_rate"].as_str(), Some("48000"), "{audio}");
+}
+
+async fn ffmpeg_conformance(bframes: u32) -> anyhow::Result<()> {
+    let engine = Engine::start().await?;
+    let s = engine
+        .create_stream(&format!("checker bf{bframes}"))
+        .await?;
+    let key = s["stream_key"].as_str().context("stream_key")?;
+    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
+    let opts = FfmpegPublish {
+        bframes,
+        gop: 60,
+        fps: 30,
+        seconds: Some(75),
+        ..FfmpegPublish::default()
+    };
+    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    let medias = wait_playlist(&engine, &hls_url).await?;
+
+    let (summary, text) = run_checker(&hls_url, 20).await?;
+    eprintln!("{text}");
+    assert_eq!(
+        summary["failed"].as_u64(),
+        Some(0),
+        "llhls_check failures (bframes={bframes}):\n{text}"
+    );
+    assert!(
+        summary["passed"].as_u64().unwrap_or(0) > 20,
+        "too few checks ran:\n{text}"
+    );
+    assert!(
+        summary["origin_latency_ms"]["p50"].is_number(),
+        "no origin latency measured:\n{text}"
+    );
+
+    let streams = probe_streams(&engine, &medias).await?;
+    assert_h264_aac(&streams, 640, 360);
+    Ok(())
+}
+
+#[tokio::test]
+async fn llhls_check_passes_ffmpeg_without_bframes() -> anyhow::Result<()> {
+    ffmpeg_conformance(0).await
+}
+
+#[tokio::test]
+async fn llhls_check_passes_ffmpeg_with_bframes() -> anyhow::Result<()> {
+    ffmpeg_conformance(2).await
+}
+
+#[tokio::test]
+async fn rtmp2sink_publish_advances_playlist_and_probes() -> anyhow::Result<()> {
+    let engine = Engine::start().await?;
+    let s = engine.create_stream("rtmp2sink").await?;
+    let key = s["stream_key"].as_str().context("stream_key")?;
+    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
+    let _publisher = gst_publish(&engine.rtmp_url(key), 40);
+    let medias = wait_playlist(&engine, &hls_url).await?;
+
+    for media in &medias {
+        let first = engine.http.get(media.clone()).send().await?.text().await?;
+        let before = newest_position(&first);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let again = engine.http.get(media.clone()).send().await?.text().await?;
+        let after = newest_position(&again);
+        assert!(
+            after.0 > before.0 || (after.0 == before.0 && after.1 > before.1),
+            "{media} did not advance in 3 s: {before:?} -> {after:?}\n{again}"
+        );
+    }
+    let streams = probe_streams(&engine, &medias).await?;
+    assert_h264_aac(&streams, 640, 360);
+    Ok(())
+}
