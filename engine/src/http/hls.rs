@@ -72,9 +72,18 @@ async fn serve(
 fn ok(body: HlsBody) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(body.content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static(body.cache_control)),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(body.content_type),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(body.cache_control),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
         ],
         body.bytes,
     )
@@ -85,9 +94,15 @@ fn error(status: StatusCode, reason: &str) -> Response {
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
         ],
         format!("{reason}\n"),
     )

@@ -338,6 +338,7 @@ impl Origin {
             self.segments.fetch_add(1, Ordering::Relaxed);
         }
         st.fix_targets(meta.target_duration);
+        st.update_can_skip();
         let oldest = st
             .renditions
             .iter()

@@ -17,13 +17,14 @@ pub fn pdt(t: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-fn server_control(target: u32, phb: f64) -> String {
-    format!(
-        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={:.1},PART-HOLD-BACK={:.3},HOLD-BACK={:.1}\n",
-        6.0 * f64::from(target),
-        phb,
-        3.0 * f64::from(target)
-    )
+fn server_control(target: u32, phb: f64, can_skip: bool) -> String {
+    let td = f64::from(target);
+    let mut s = String::from("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES");
+    if can_skip {
+        let _ = write!(s, ",CAN-SKIP-UNTIL={:.1}", 6.0 * td);
+    }
+    let _ = writeln!(s, ",PART-HOLD-BACK={phb:.3},HOLD-BACK={:.1}", 3.0 * td);
+    s
 }
 
 /// The media playlist of rendition `idx`; `skip` asks for a delta update.
@@ -36,7 +37,7 @@ pub fn media(state: &State, idx: usize, skip: bool) -> Option<String> {
     let mut out = String::with_capacity(4096);
     out.push_str("#EXTM3U\n#EXT-X-VERSION:9\n");
     let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
-    out.push_str(&server_control(target, phb));
+    out.push_str(&server_control(target, phb, state.can_skip));
     let _ = writeln!(out, "#EXT-X-PART-INF:PART-TARGET={pt:.3}");
     let first_msn = r.segs.front().map_or(r.next_msn, |s| s.msn);
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{first_msn}");
@@ -54,7 +55,7 @@ pub fn media(state: &State, idx: usize, skip: bool) -> Option<String> {
         })
         .sum();
     let mut skipped = 0usize;
-    if skip {
+    if skip && state.can_skip {
         let mut end = 0.0;
         for s in r.segs.iter().filter(|s| s.complete) {
             end += s.duration;

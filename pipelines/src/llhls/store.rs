@@ -291,6 +291,9 @@ pub struct State {
     pub part_hold_back: Option<f64>,
     pub dateranges: Vec<super::daterange::DateRange>,
     pub window: usize,
+    /// Delta updates are offered (CAN-SKIP-UNTIL) once every playlist holds at least
+    /// CAN-SKIP-UNTIL of complete segments, so a delta never keeps less than that; sticky.
+    pub can_skip: bool,
 }
 
 impl State {
@@ -310,6 +313,22 @@ impl State {
                 .renditions
                 .iter()
                 .all(|r| r.part_target.is_some() && r.newest_part().is_some())
+    }
+
+    /// Turns delta updates on once every rendition holds 6 target durations of segments.
+    pub fn update_can_skip(&mut self) {
+        if let (false, Some(t)) = (self.can_skip, self.target) {
+            let need = 6.0 * f64::from(t);
+            self.can_skip = !self.renditions.is_empty()
+                && self.renditions.iter().all(|r| {
+                    r.segs
+                        .iter()
+                        .filter(|s| s.complete)
+                        .map(|s| s.duration)
+                        .sum::<f64>()
+                        >= need
+                });
+        }
     }
 
     /// Fixes TARGETDURATION / PART-HOLD-BACK once the first segment is known.
