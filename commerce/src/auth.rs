@@ -75,7 +75,9 @@ impl Actor {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(CommerceError::Forbidden(format!("{what} needs an admin token")))
+            Err(CommerceError::Forbidden(format!(
+                "{what} needs an admin token"
+            )))
         }
     }
 
@@ -167,7 +169,10 @@ mod tests {
         assert_eq!(auth.verify("adm").unwrap().role, Role::Admin);
         assert!(auth.verify("nope").is_err());
         let other = Auth::new("adm", "other-secret");
-        assert!(other.verify(&t).is_err(), "a token signed with another secret is refused");
+        assert!(
+            other.verify(&t).is_err(),
+            "a token signed with another secret is refused"
+        );
     }
 
     #[test]
@@ -176,7 +181,10 @@ mod tests {
         let mut c = claims(Role::Viewer, None);
         c.exp = 1;
         let t = auth.issue(&c).unwrap();
-        assert!(matches!(auth.verify(&t), Err(CommerceError::Unauthenticated(_))));
+        assert!(matches!(
+            auth.verify(&t),
+            Err(CommerceError::Unauthenticated(_))
+        ));
     }
 
     #[test]

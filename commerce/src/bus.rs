@@ -21,7 +21,19 @@ const HUB_QUEUE: usize = 4096;
 #[derive(Debug, Clone)]
 pub(crate) struct Delivered {
     pub seq: u64,
+    /// Private events go to this user only.
+    pub to: Option<String>,
     pub frame: Utf8Bytes,
+}
+
+impl Delivered {
+    pub fn of(ev: &Event) -> Self {
+        Self {
+            seq: ev.seq,
+            to: ev.to.clone(),
+            frame: event_frame(ev),
+        }
+    }
 }
 
 pub(crate) fn event_frame(ev: &Event) -> Utf8Bytes {
@@ -33,7 +45,12 @@ pub(crate) fn event_frame(ev: &Event) -> Utf8Bytes {
         #[serde(flatten)]
         ev: &'a Event,
     }
-    let s = serde_json::to_string(&Frame { v: 1, ty: "event", ev }).unwrap_or_default();
+    let s = serde_json::to_string(&Frame {
+        v: 1,
+        ty: "event",
+        ev,
+    })
+    .unwrap_or_default();
     Utf8Bytes::from(s)
 }
 
@@ -137,20 +154,14 @@ pub(crate) async fn deliver(shop: &Commerce, ev: Event) {
         {
             Ok(missing) => {
                 for m in missing {
-                    let _ = hub.tx.send(Delivered {
-                        seq: m.seq,
-                        frame: event_frame(&m),
-                    });
+                    let _ = hub.tx.send(Delivered::of(&m));
                     *last = m.seq;
                 }
             }
             Err(e) => tracing::error!(error = %e, stream = %ev.stream_id, "gap fill failed"),
         }
     }
-    let _ = hub.tx.send(Delivered {
-        seq: ev.seq,
-        frame: event_frame(&ev),
-    });
+    let _ = hub.tx.send(Delivered::of(&ev));
     *last = ev.seq;
 }
 

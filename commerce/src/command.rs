@@ -202,13 +202,45 @@ impl SanctionKind {
 
 /// Every accepted `type` (used to tell "unknown type" from "bad fields").
 pub const COMMAND_TYPES: &[&str] = &[
-    "product.create", "product.get", "product.list", "stream_products.set", "stream_products.list",
-    "pin.add", "pin.remove", "pin.list", "poll.create", "poll.vote", "poll.close", "poll.get",
-    "poll.list", "gift.create", "gift.catalog", "coins.grant", "coins.balance", "gift.send",
-    "gift.leaderboard", "chat.send", "chat.react", "chat.delete", "chat.history", "mod.sanction",
-    "mod.lift", "mod.settings", "mod.log", "flash.create", "flash.start", "flash.end",
-    "flash.list", "flash.purchase", "cart.set", "cart.get", "checkout", "order.get",
-    "order.list", "timeline", "token.issue",
+    "product.create",
+    "product.get",
+    "product.list",
+    "stream_products.set",
+    "stream_products.list",
+    "pin.add",
+    "pin.remove",
+    "pin.list",
+    "poll.create",
+    "poll.vote",
+    "poll.close",
+    "poll.get",
+    "poll.list",
+    "gift.create",
+    "gift.catalog",
+    "coins.grant",
+    "coins.balance",
+    "gift.send",
+    "gift.leaderboard",
+    "chat.send",
+    "chat.react",
+    "chat.delete",
+    "chat.history",
+    "mod.sanction",
+    "mod.lift",
+    "mod.settings",
+    "mod.log",
+    "flash.create",
+    "flash.start",
+    "flash.end",
+    "flash.list",
+    "flash.purchase",
+    "cart.set",
+    "cart.get",
+    "checkout",
+    "order.get",
+    "order.list",
+    "timeline",
+    "token.issue",
 ];
 
 fn need(stream: Option<&str>) -> Result<&str, CommerceError> {
@@ -229,22 +261,49 @@ impl Commerce {
         }
         use Command as C;
         match cmd {
-            C::ProductCreate { title, price_minor, currency, stock, image_url, variants } => {
-                self.product_create(actor, title, price_minor, currency, stock, image_url, variants).await
+            C::ProductCreate {
+                title,
+                price_minor,
+                currency,
+                stock,
+                image_url,
+                variants,
+            } => {
+                self.product_create(
+                    actor,
+                    title,
+                    price_minor,
+                    currency,
+                    stock,
+                    image_url,
+                    variants,
+                )
+                .await
             }
             C::ProductGet { product_id } => self.product_get(&product_id).await,
             C::ProductList {} => self.product_list().await,
             C::StreamProductsSet { product_ids } => {
-                self.stream_products_set(actor, need(stream_id)?, product_ids).await
+                self.stream_products_set(actor, need(stream_id)?, product_ids)
+                    .await
             }
             C::StreamProductsList {} => self.stream_products_list(need(stream_id)?).await,
             C::PinAdd { product_id } => self.pin_add(actor, need(stream_id)?, &product_id).await,
-            C::PinRemove { product_id } => self.pin_remove(actor, need(stream_id)?, &product_id).await,
-            C::PinList {} => self.pin_list(need(stream_id)?).await,
-            C::PollCreate { question, options, multiple } => {
-                self.poll_create(actor, need(stream_id)?, question, options, multiple).await
+            C::PinRemove { product_id } => {
+                self.pin_remove(actor, need(stream_id)?, &product_id).await
             }
-            C::PollVote { poll_id, choices } => self.poll_vote(actor, need(stream_id)?, &poll_id, choices).await,
+            C::PinList {} => self.pin_list(need(stream_id)?).await,
+            C::PollCreate {
+                question,
+                options,
+                multiple,
+            } => {
+                self.poll_create(actor, need(stream_id)?, question, options, multiple)
+                    .await
+            }
+            C::PollVote { poll_id, choices } => {
+                self.poll_vote(actor, need(stream_id)?, &poll_id, choices)
+                    .await
+            }
             C::PollClose { poll_id } => self.poll_close(actor, need(stream_id)?, &poll_id).await,
             C::PollGet { poll_id } => self.poll_get(need(stream_id)?, &poll_id).await,
             C::PollList {} => self.poll_list(need(stream_id)?).await,
@@ -252,44 +311,109 @@ impl Commerce {
             C::GiftCatalog {} => self.gift_catalog().await,
             C::CoinsGrant { user_id, amount } => self.coins_grant(actor, &user_id, amount).await,
             C::CoinsBalance {} => self.coins_balance(actor).await,
-            C::GiftSend { gift_id, count } => self.gift_send(actor, need(stream_id)?, &gift_id, count).await,
+            C::GiftSend { gift_id, count } => {
+                self.gift_send(actor, need(stream_id)?, &gift_id, count)
+                    .await
+            }
             C::GiftLeaderboard { limit } => self.gift_leaderboard(need(stream_id)?, limit).await,
             C::ChatSend { text } => self.chat_send(actor, need(stream_id)?, text).await,
             C::ChatReact { message_id, emoji } => {
-                self.chat_react(actor, need(stream_id)?, &message_id, emoji).await
-            }
-            C::ChatDelete { message_id } => self.chat_delete(actor, need(stream_id)?, &message_id).await,
-            C::ChatHistory { limit } => self.chat_history(need(stream_id)?, limit).await,
-            C::ModSanction { user_id, kind, duration_s } => {
-                self.mod_sanction(actor, need(stream_id)?, &user_id, kind, duration_s).await
-            }
-            C::ModLift { user_id, kind } => self.mod_lift(actor, need(stream_id)?, &user_id, kind).await,
-            C::ModSettings { slow_mode_s, banned_words, pinned_message } => {
-                self.mod_settings(actor, need(stream_id)?, slow_mode_s, banned_words, pinned_message).await
-            }
-            C::ModLog {} => self.mod_log(actor, need(stream_id)?).await,
-            C::FlashCreate { product_id, sale_price_minor, stock, per_customer_limit, duration_s } => {
-                self.flash_create(actor, need(stream_id)?, &product_id, sale_price_minor, stock, per_customer_limit, duration_s)
+                self.chat_react(actor, need(stream_id)?, &message_id, emoji)
                     .await
             }
-            C::FlashStart { sale_id, countdown_s } => {
-                self.flash_start(actor, need(stream_id)?, &sale_id, countdown_s.unwrap_or(0)).await
+            C::ChatDelete { message_id } => {
+                self.chat_delete(actor, need(stream_id)?, &message_id).await
+            }
+            C::ChatHistory { limit } => self.chat_history(need(stream_id)?, limit).await,
+            C::ModSanction {
+                user_id,
+                kind,
+                duration_s,
+            } => {
+                self.mod_sanction(actor, need(stream_id)?, &user_id, kind, duration_s)
+                    .await
+            }
+            C::ModLift { user_id, kind } => {
+                self.mod_lift(actor, need(stream_id)?, &user_id, kind).await
+            }
+            C::ModSettings {
+                slow_mode_s,
+                banned_words,
+                pinned_message,
+            } => {
+                self.mod_settings(
+                    actor,
+                    need(stream_id)?,
+                    slow_mode_s,
+                    banned_words,
+                    pinned_message,
+                )
+                .await
+            }
+            C::ModLog {} => self.mod_log(actor, need(stream_id)?).await,
+            C::FlashCreate {
+                product_id,
+                sale_price_minor,
+                stock,
+                per_customer_limit,
+                duration_s,
+            } => {
+                self.flash_create(
+                    actor,
+                    need(stream_id)?,
+                    &product_id,
+                    sale_price_minor,
+                    stock,
+                    per_customer_limit,
+                    duration_s,
+                )
+                .await
+            }
+            C::FlashStart {
+                sale_id,
+                countdown_s,
+            } => {
+                self.flash_start(actor, need(stream_id)?, &sale_id, countdown_s.unwrap_or(0))
+                    .await
             }
             C::FlashEnd { sale_id } => self.flash_end(actor, need(stream_id)?, &sale_id).await,
             C::FlashList {} => self.flash_list(need(stream_id)?).await,
-            C::FlashPurchase { sale_id, quantity, playout, idempotency_key } => {
-                self.flash_purchase(actor, need(stream_id)?, &sale_id, quantity, playout.unwrap_or_default(), idempotency_key)
+            C::FlashPurchase {
+                sale_id,
+                quantity,
+                playout,
+                idempotency_key,
+            } => {
+                self.flash_purchase(
+                    actor,
+                    need(stream_id)?,
+                    &sale_id,
+                    quantity,
+                    playout.unwrap_or_default(),
+                    idempotency_key,
+                )
+                .await
+            }
+            C::CartSet {
+                product_id,
+                quantity,
+            } => {
+                self.cart_set(actor, need(stream_id)?, &product_id, quantity)
                     .await
             }
-            C::CartSet { product_id, quantity } => {
-                self.cart_set(actor, need(stream_id)?, &product_id, quantity).await
-            }
             C::CartGet {} => self.cart_get(actor, need(stream_id)?).await,
-            C::Checkout { idempotency_key } => self.checkout(actor, need(stream_id)?, idempotency_key).await,
+            C::Checkout { idempotency_key } => {
+                self.checkout(actor, need(stream_id)?, idempotency_key)
+                    .await
+            }
             C::OrderGet { order_id } => self.order_get(actor, &order_id).await,
             C::OrderList {} => self.order_list(actor).await,
             C::Timeline { since, limit } => self.timeline(need(stream_id)?, since, limit).await,
-            C::TokenIssue { role, name, user_id } => self.token_issue(actor, stream_id, role, name, user_id),
+            C::TokenIssue {
+                role,
+                name,
+                user_id,
+            } => self.token_issue(actor, stream_id, role, name, user_id),
         }
     }
 }

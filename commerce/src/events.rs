@@ -36,8 +36,19 @@ pub(crate) struct NewEvent {
 
 impl NewEvent {
     /// A public event.
-    pub fn public(kind: &'static str, actor: Option<&str>, stamp: Stamp, data: serde_json::Value) -> Self {
-        Self { kind, actor: actor.map(str::to_owned), to: None, stamp, data }
+    pub fn public(
+        kind: &'static str,
+        actor: Option<&str>,
+        stamp: Stamp,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind,
+            actor: actor.map(str::to_owned),
+            to: None,
+            stamp,
+            data,
+        }
     }
 }
 
@@ -119,7 +130,9 @@ impl Db {
         upto: u64,
         limit: u64,
     ) -> Result<Vec<Event>, CommerceError> {
-        let sql = format!("{SELECT} WHERE stream_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4");
+        let sql = format!(
+            "{SELECT} WHERE stream_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
+        );
         let after = crate::db::to_i64(after)?;
         let upto = crate::db::to_i64(upto.min(i64::MAX as u64))?;
         let limit = crate::db::to_i64(limit)?;

@@ -78,8 +78,7 @@ impl Commerce {
         db: CommerceDb,
         streams: Arc<dyn StreamDirectory>,
     ) -> Result<Arc<Commerce>, CommerceError> {
-        Self::start_with_payments(config, secrets, db, streams, Arc::new(TestPaymentProvider))
-            .await
+        Self::start_with_payments(config, secrets, db, streams, Arc::new(TestPaymentProvider)).await
     }
 
     /// As [`Commerce::start`], with a real payment provider.
@@ -97,7 +96,12 @@ impl Commerce {
         }
         let db = db::Db::open(db).await?;
         let bus = bus::Bus::connect(config.redis_url.as_deref()).await?;
-        tracing::info!(backend = db.backend(), bus = bus.name(), payments = payments.name(), "commerce started");
+        tracing::info!(
+            backend = db.backend(),
+            bus = bus.name(),
+            payments = payments.name(),
+            "commerce started"
+        );
         let shop = Arc::new(Commerce {
             auth: auth::Auth::new(&secrets.admin_key, &secrets.jwt_secret),
             cfg: config,
@@ -146,4 +150,27 @@ impl Commerce {
 
 pub(crate) fn now_ms() -> u64 {
     stamp::unix_ms(SystemTime::now())
+}
+
+pub(crate) fn domain_id(prefix: &str) -> String {
+    domain::new_id(prefix)
+}
+
+impl Commerce {
+    /// Per-user token bucket shared by all of the user's connections in this process.
+    pub(crate) fn take_user_token(
+        &self,
+        user_id: &str,
+        now: std::time::Instant,
+    ) -> Result<(), u64> {
+        let mut map = self.user_limits.lock();
+        if map.len() > 100_000 {
+            map.clear(); // bound memory; buckets refill fully anyway after a second or two
+        }
+        map.entry(user_id.to_owned())
+            .or_insert_with(|| {
+                ratelimit::TokenBucket::new(self.cfg.user_rate_per_s, self.cfg.user_burst, now)
+            })
+            .try_take(now)
+    }
 }

@@ -36,28 +36,34 @@ pub struct Playout {
 pub enum Verdict {
     Open,
     /// Server time is past the end, the buyer's playout is not, and we are within the allowance.
-    OpenByAllowance { late_ms: u64 },
-    NotStarted { starts_in_ms: u64 },
-    Ended { reason: String },
+    OpenByAllowance {
+        late_ms: u64,
+    },
+    NotStarted {
+        starts_in_ms: u64,
+    },
+    Ended {
+        reason: String,
+    },
 }
 
 impl Window {
     /// Decide at `now` for a buyer at `playout`.
     pub fn check(&self, now: ServerNow, playout: Playout, allowance_ms: u64) -> Verdict {
         // Stream time when the sale and the server share a live publish epoch; else PDT.
-        let (start, end, server, buyer, base) = match (now.clock, self.start_pts_ms, self.end_pts_ms)
-        {
-            (Some((epoch, pts)), Some(s), Some(e)) if Some(epoch) == self.epoch => {
-                (s, e, pts, playout.pts_ms, "stream time")
-            }
-            _ => (
-                self.start_pdt_ms,
-                self.end_pdt_ms,
-                now.wall_ms,
-                playout.pdt_ms,
-                "wall time",
-            ),
-        };
+        let (start, end, server, buyer, base) =
+            match (now.clock, self.start_pts_ms, self.end_pts_ms) {
+                (Some((epoch, pts)), Some(s), Some(e)) if Some(epoch) == self.epoch => {
+                    (s, e, pts, playout.pts_ms, "stream time")
+                }
+                _ => (
+                    self.start_pdt_ms,
+                    self.end_pdt_ms,
+                    now.wall_ms,
+                    playout.pdt_ms,
+                    "wall time",
+                ),
+            };
         // A player cannot be ahead of the server's newest frame.
         let buyer = buyer.map(|b| b.min(server));
         if server < start {
@@ -123,14 +129,19 @@ mod tests {
     #[test]
     fn inside_window_is_open() {
         assert_eq!(win().check(at(20_000), play(18_000), 3_000), Verdict::Open);
-        assert_eq!(win().check(at(20_000), Playout::default(), 3_000), Verdict::Open);
+        assert_eq!(
+            win().check(at(20_000), Playout::default(), 3_000),
+            Verdict::Open
+        );
     }
 
     #[test]
     fn before_start_not_started() {
         assert_eq!(
             win().check(at(9_000), play(8_000), 3_000),
-            Verdict::NotStarted { starts_in_ms: 1_000 }
+            Verdict::NotStarted {
+                starts_in_ms: 1_000
+            }
         );
         // Server open, but this buyer's player hasn't reached the start yet.
         assert_eq!(
@@ -150,9 +161,15 @@ mod tests {
     #[test]
     fn refusals_after_end() {
         let w = win();
-        assert!(matches!(w.check(at(74_000), play(69_999), 3_000), Verdict::Ended { reason } if reason.contains("allowance")));
-        assert!(matches!(w.check(at(71_000), play(70_000), 3_000), Verdict::Ended { reason } if reason.contains("playout")));
-        assert!(matches!(w.check(at(71_000), Playout::default(), 3_000), Verdict::Ended { reason } if reason.contains("no playout")));
+        assert!(
+            matches!(w.check(at(74_000), play(69_999), 3_000), Verdict::Ended { reason } if reason.contains("allowance"))
+        );
+        assert!(
+            matches!(w.check(at(71_000), play(70_000), 3_000), Verdict::Ended { reason } if reason.contains("playout"))
+        );
+        assert!(
+            matches!(w.check(at(71_000), Playout::default(), 3_000), Verdict::Ended { reason } if reason.contains("no playout"))
+        );
     }
 
     #[test]
@@ -165,7 +182,10 @@ mod tests {
             pts_ms: Some(69_000),
             pdt_ms: Some(1_000_069_500),
         };
-        assert_eq!(win().check(now, p, 3_000), Verdict::OpenByAllowance { late_ms: 1_000 });
+        assert_eq!(
+            win().check(now, p, 3_000),
+            Verdict::OpenByAllowance { late_ms: 1_000 }
+        );
         let offline = ServerNow {
             clock: None,
             wall_ms: 1_000_030_000,

@@ -43,7 +43,9 @@ impl Commerce {
         actor.require_admin("creating products")?;
         check_len("title", &title, 200)?;
         if price_minor < 0 || stock < 0 {
-            return Err(CommerceError::Invalid("price and stock must be >= 0".into()));
+            return Err(CommerceError::Invalid(
+                "price and stock must be >= 0".into(),
+            ));
         }
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(CommerceError::Invalid(format!(
@@ -150,8 +152,12 @@ impl Commerce {
         self.stream_products_list(stream_id).await
     }
 
-    pub(crate) async fn stream_products_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
-        let sql = "SELECT p.id, p.title, p.price_minor, p.currency, p.stock, p.image_url, p.variants \
+    pub(crate) async fn stream_products_list(
+        &self,
+        stream_id: &str,
+    ) -> Result<Value, CommerceError> {
+        let sql =
+            "SELECT p.id, p.title, p.price_minor, p.currency, p.stock, p.image_url, p.variants \
                    FROM commerce_stream_products s JOIN commerce_products p ON p.id = s.product_id \
                    WHERE s.stream_id = $1 ORDER BY s.position";
         with_pool!(self.db, |p| {

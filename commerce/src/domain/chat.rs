@@ -27,17 +27,32 @@ impl Commerce {
         check_len("message", &text, self.cfg.max_chat_chars)?;
         let staff = actor.role_on(stream_id) >= Role::Moderator;
         if !staff {
-            self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban, SanctionKind::Mute])
-                .await?;
+            self.refuse_if_sanctioned(
+                stream_id,
+                &actor.user_id,
+                &[SanctionKind::Ban, SanctionKind::Mute],
+            )
+            .await?;
         }
         let settings = self.chat_settings(stream_id).await?;
         let lower = text.to_lowercase();
-        if let Some(w) = settings.banned_words.iter().find(|w| lower.contains(w.as_str())) {
+        if let Some(w) = settings
+            .banned_words
+            .iter()
+            .find(|w| lower.contains(w.as_str()))
+        {
             tracing::info!(stream_id, user = %actor.user_id, word = %w, "refused chat: word filter");
-            return Err(CommerceError::refused("word_filter", "your message contains a word not allowed on this stream"));
+            return Err(CommerceError::refused(
+                "word_filter",
+                "your message contains a word not allowed on this stream",
+            ));
         }
         let now = crate::now_ms() as i64;
-        let slow = if staff { 0 } else { settings.slow_mode_ms as i64 };
+        let slow = if staff {
+            0
+        } else {
+            settings.slow_mode_ms as i64
+        };
         let id = new_id("msg");
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
@@ -102,17 +117,23 @@ impl Commerce {
         emoji: String,
     ) -> Result<Value, CommerceError> {
         check_len("emoji", &emoji, 16)?;
-        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban, SanctionKind::Mute])
-            .await?;
+        self.refuse_if_sanctioned(
+            stream_id,
+            &actor.user_id,
+            &[SanctionKind::Ban, SanctionKind::Mute],
+        )
+        .await?;
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
             let mut tx = p.begin().await?;
-            let msg = sqlx::query("SELECT id FROM commerce_chat WHERE id = $1 AND stream_id = $2 AND deleted = 0")
-                .bind(message_id)
-                .bind(stream_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let msg = sqlx::query(
+                "SELECT id FROM commerce_chat WHERE id = $1 AND stream_id = $2 AND deleted = 0",
+            )
+            .bind(message_id)
+            .bind(stream_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if msg.is_none() {
                 return Err(CommerceError::NotFound(format!("message {message_id}")));
             }
@@ -126,7 +147,10 @@ impl Commerce {
             .fetch_optional(&mut *tx)
             .await?;
             if added.is_none() {
-                return Err(CommerceError::refused("already_reacted", "you already reacted with this emoji"));
+                return Err(CommerceError::refused(
+                    "already_reacted",
+                    "you already reacted with this emoji",
+                ));
             }
             let ev = append_event!(
                 tx,
@@ -168,14 +192,23 @@ impl Commerce {
                 .ok_or_else(|| CommerceError::NotFound(format!("message {message_id}")))?;
             let author: String = row.try_get("user_id")?;
             if !staff && author != actor.user_id {
-                return Err(CommerceError::Forbidden("only staff can delete other people's messages".into()));
+                return Err(CommerceError::Forbidden(
+                    "only staff can delete other people's messages".into(),
+                ));
             }
             sqlx::query("UPDATE commerce_chat SET deleted = 1 WHERE id = $1")
                 .bind(message_id)
                 .execute(&mut *tx)
                 .await?;
             if staff {
-                modlog!(tx, stream_id, &actor.user_id, "delete", Some(author.clone()), json!({ "message_id": message_id }));
+                modlog!(
+                    tx,
+                    stream_id,
+                    &actor.user_id,
+                    "delete",
+                    Some(author.clone()),
+                    json!({ "message_id": message_id })
+                );
             }
             let ev = append_event!(
                 tx,
@@ -197,7 +230,11 @@ impl Commerce {
         Ok(out)
     }
 
-    pub(crate) async fn chat_history(&self, stream_id: &str, limit: Option<i64>) -> Result<Value, CommerceError> {
+    pub(crate) async fn chat_history(
+        &self,
+        stream_id: &str,
+        limit: Option<i64>,
+    ) -> Result<Value, CommerceError> {
         let limit = limit.unwrap_or(50).clamp(1, 500);
         let settings = self.chat_settings(stream_id).await?;
         with_pool!(self.db, |p| {
@@ -219,8 +256,10 @@ impl Commerce {
                     "created_ms": to_u64(r.try_get("created_ms")?),
                 }));
             }
-            Ok(json!({ "messages": out, "pinned_message": settings.pinned_message,
-                       "slow_mode_s": settings.slow_mode_ms / 1000 }))
+            Ok(
+                json!({ "messages": out, "pinned_message": settings.pinned_message,
+                       "slow_mode_s": settings.slow_mode_ms / 1000 }),
+            )
         })
     }
 }

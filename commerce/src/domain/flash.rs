@@ -19,7 +19,8 @@ use std::time::{Duration, SystemTime};
 
 pub(crate) const FLASH_CLASS: &str = "com.showroom.flash-sale";
 
-const COLS: &str = "id, stream_id, product_id, sale_price_minor, currency, stock_limit, remaining, \
+const COLS: &str =
+    "id, stream_id, product_id, sale_price_minor, currency, stock_limit, remaining, \
                     per_customer_limit, duration_ms, state, win";
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,7 +41,8 @@ struct Sale {
 
 macro_rules! load_sale {
     ($exec:expr, $sale_id:expr, $stream_id:expr) => {{
-        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1 AND stream_id = $2");
+        let sql =
+            format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1 AND stream_id = $2");
         let r = sqlx::query(&sql)
             .bind($sale_id)
             .bind($stream_id)
@@ -82,7 +84,10 @@ impl Commerce {
     fn server_now(&self, stream_id: &str) -> ServerNow {
         let wall = SystemTime::now();
         ServerNow {
-            clock: self.streams.clock(stream_id).map(|c| (c.epoch, c.pts.as_millis() as u64)),
+            clock: self
+                .streams
+                .clock(stream_id)
+                .map(|c| (c.epoch, c.pts.as_millis() as u64)),
             wall_ms: crate::stamp::unix_ms(wall),
         }
     }
@@ -94,11 +99,16 @@ impl Commerce {
                 id: sale.id.clone(),
                 class: FLASH_CLASS.into(),
                 start: from_unix_ms(w.start_pdt_ms),
-                duration: Some(Duration::from_millis(w.end_pdt_ms.saturating_sub(w.start_pdt_ms))),
+                duration: Some(Duration::from_millis(
+                    w.end_pdt_ms.saturating_sub(w.start_pdt_ms),
+                )),
                 attributes: vec![
                     ("X-SALE-ID".into(), sale.id.clone()),
                     ("X-PRODUCT-ID".into(), sale.product_id.clone()),
-                    ("X-SALE-PRICE".into(), format!("{} {}", sale.sale_price_minor, sale.currency)),
+                    (
+                        "X-SALE-PRICE".into(),
+                        format!("{} {}", sale.sale_price_minor, sale.currency),
+                    ),
                     ("X-STOCK".into(), sale.stock_limit.to_string()),
                 ],
             },
@@ -120,7 +130,9 @@ impl Commerce {
         positive("stock", stock, 10_000_000)?;
         positive("per_customer_limit", per_customer_limit, 1000)?;
         if sale_price_minor < 0 || duration_s == 0 || duration_s > 86_400 {
-            return Err(CommerceError::Invalid("sale_price_minor >= 0 and duration_s in 1..=86400".into()));
+            return Err(CommerceError::Invalid(
+                "sale_price_minor >= 0 and duration_s in 1..=86400".into(),
+            ));
         }
         let product = self.product_get(product_id).await?;
         let currency = product["currency"].as_str().unwrap_or_default().to_owned();
@@ -160,7 +172,12 @@ impl Commerce {
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent::public("flash.created", Some(&actor.user_id), stamp, to_value(&sale)?)
+                NewEvent::public(
+                    "flash.created",
+                    Some(&actor.user_id),
+                    stamp,
+                    to_value(&sale)?
+                )
             );
             tx.commit().await?;
             Ok::<_, CommerceError>(ev)
@@ -185,7 +202,10 @@ impl Commerce {
             let mut tx = p.begin().await?;
             let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
             if sale.state != "scheduled" {
-                return Err(CommerceError::refused("already_started", format!("flash sale is {}", sale.state)));
+                return Err(CommerceError::refused(
+                    "already_started",
+                    format!("flash sale is {}", sale.state),
+                ));
             }
             let start = stamp.plus_ms(countdown_s.min(3600) * 1000);
             let end = start.plus_ms(sale.duration_ms);
@@ -199,7 +219,11 @@ impl Commerce {
             sale.window = Some(w);
             let mut data = to_value(&sale)?;
             data["countdown_ms"] = json!(countdown_s * 1000);
-            let ev = append_event!(tx, stream_id, NewEvent::public("flash.started", Some(&actor.user_id), stamp, data));
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent::public("flash.started", Some(&actor.user_id), stamp, data)
+            );
             tx.commit().await?;
             Ok::<_, CommerceError>((ev, sale))
         })?;
@@ -225,11 +249,17 @@ impl Commerce {
             let mut tx = p.begin().await?;
             let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
             let Some(mut w) = sale.window.filter(|_| sale.state == "live") else {
-                return Err(CommerceError::refused("not_live", format!("flash sale is {}", sale.state)));
+                return Err(CommerceError::refused(
+                    "not_live",
+                    format!("flash sale is {}", sale.state),
+                ));
             };
             if stamp.pdt_ms < w.end_pdt_ms {
                 w.end_pdt_ms = stamp.pdt_ms.max(w.start_pdt_ms);
-                if let (Some(now), Some(s)) = (stamp.pts_ms.filter(|_| stamp.epoch == w.epoch), w.start_pts_ms) {
+                if let (Some(now), Some(s)) = (
+                    stamp.pts_ms.filter(|_| stamp.epoch == w.epoch),
+                    w.start_pts_ms,
+                ) {
                     w.end_pts_ms = Some(now.max(s));
                 }
             }
@@ -240,7 +270,11 @@ impl Commerce {
                 .await?;
             sale.state = "ended".into();
             sale.window = Some(w);
-            let ev = append_event!(tx, stream_id, NewEvent::public("flash.ended", Some(&actor.user_id), stamp, to_value(&sale)?));
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent::public("flash.ended", Some(&actor.user_id), stamp, to_value(&sale)?)
+            );
             tx.commit().await?;
             Ok::<_, CommerceError>((ev, sale))
         })?;
@@ -253,7 +287,9 @@ impl Commerce {
     }
 
     pub(crate) async fn flash_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
-        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE stream_id = $1 ORDER BY created_ms, id");
+        let sql = format!(
+            "SELECT {COLS} FROM commerce_flash_sales WHERE stream_id = $1 ORDER BY created_ms, id"
+        );
         with_pool!(self.db, |p| {
             let rows = sqlx::query(&sql).bind(stream_id).fetch_all(p).await?;
             let mut out = Vec::new();
@@ -280,9 +316,13 @@ impl Commerce {
             if let Some(existing) = self.existing_order(&actor.user_id, &key).await? {
                 return self.order_json(&existing, true).await;
             }
-            return Err(CommerceError::refused("sold_out", "this flash sale is sold out"));
+            return Err(CommerceError::refused(
+                "sold_out",
+                "this flash sale is sold out",
+            ));
         }
-        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban]).await?;
+        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban])
+            .await?;
         let scope = format!("flash:{sale_id}");
         let now = self.server_now(stream_id);
         let allowance = self.cfg.max_latency_allowance_ms;
@@ -297,12 +337,18 @@ impl Commerce {
             }
             let sale = load_sale!(&mut *tx, sale_id, stream_id);
             let Some(w) = sale.window else {
-                return Err(CommerceError::refused("not_started", "this flash sale has not started"));
+                return Err(CommerceError::refused(
+                    "not_started",
+                    "this flash sale has not started",
+                ));
             };
             match w.check(now, playout, allowance) {
                 Verdict::Open | Verdict::OpenByAllowance { .. } => {}
                 Verdict::NotStarted { starts_in_ms } => {
-                    return Err(CommerceError::refused("not_started", format!("the sale opens in {starts_in_ms} ms")));
+                    return Err(CommerceError::refused(
+                        "not_started",
+                        format!("the sale opens in {starts_in_ms} ms"),
+                    ));
                 }
                 Verdict::Ended { reason } => {
                     tracing::info!(sale_id, user = %actor.user_id, %reason, "refused purchase: sale over");
@@ -310,7 +356,10 @@ impl Commerce {
                 }
             }
             if quantity > sale.per_customer_limit {
-                return Err(CommerceError::refused("customer_limit", format!("at most {} per customer", sale.per_customer_limit)));
+                return Err(CommerceError::refused(
+                    "customer_limit",
+                    format!("at most {} per customer", sale.per_customer_limit),
+                ));
             }
             // The conditional UPDATE is the stock guard (row lock on PostgreSQL, one writer on SQLite).
             let left = sqlx::query(
@@ -324,7 +373,10 @@ impl Commerce {
                 drop(tx);
                 self.sold_out.lock().insert(sale_id.to_owned());
                 tracing::info!(sale_id, user = %actor.user_id, "refused purchase: sold out");
-                return Err(CommerceError::refused("sold_out", "this flash sale is sold out"));
+                return Err(CommerceError::refused(
+                    "sold_out",
+                    "this flash sale is sold out",
+                ));
             };
             let remaining: i64 = left.try_get("remaining")?;
             let bought = sqlx::query(
@@ -340,7 +392,10 @@ impl Commerce {
             .await?;
             if bought.is_none() {
                 tracing::info!(sale_id, user = %actor.user_id, "refused purchase: per-customer limit");
-                return Err(CommerceError::refused("customer_limit", format!("at most {} per customer", sale.per_customer_limit)));
+                return Err(CommerceError::refused(
+                    "customer_limit",
+                    format!("at most {} per customer", sale.per_customer_limit),
+                ));
             }
             let draft = OrderDraft {
                 id: new_id("ord"),
@@ -356,7 +411,12 @@ impl Commerce {
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent::public("flash.stock", None, stamp, json!({ "sale_id": sale_id, "remaining": remaining }))
+                NewEvent::public(
+                    "flash.stock",
+                    None,
+                    stamp,
+                    json!({ "sale_id": sale_id, "remaining": remaining })
+                )
             );
             tx.commit().await?;
             Ok::<_, CommerceError>((draft, ev, remaining))
@@ -366,16 +426,29 @@ impl Commerce {
             self.sold_out.lock().insert(sale_id.to_owned());
         }
         self.publish(vec![ev]).await;
-        self.settle(&draft, Restock::Flash { sale_id: sale_id.to_owned(), qty: quantity }).await
+        self.settle(
+            &draft,
+            Restock::Flash {
+                sale_id: sale_id.to_owned(),
+                qty: quantity,
+            },
+        )
+        .await
     }
 
-    async fn existing_order(&self, user_id: &str, key: &str) -> Result<Option<String>, CommerceError> {
+    async fn existing_order(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<String>, CommerceError> {
         with_pool!(self.db, |p| {
-            let r = sqlx::query("SELECT result FROM commerce_idempotency WHERE user_id = $1 AND idem_key = $2")
-                .bind(user_id)
-                .bind(key)
-                .fetch_optional(p)
-                .await?;
+            let r = sqlx::query(
+                "SELECT result FROM commerce_idempotency WHERE user_id = $1 AND idem_key = $2",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(p)
+            .await?;
             Ok(match r {
                 Some(r) => r.try_get::<Option<String>, _>("result")?,
                 None => None,

@@ -12,7 +12,12 @@ use sqlx::Row;
 use std::sync::Arc;
 
 impl Commerce {
-    pub(crate) async fn gift_create(&self, actor: &Actor, name: String, coins: i64) -> Result<Value, CommerceError> {
+    pub(crate) async fn gift_create(
+        &self,
+        actor: &Actor,
+        name: String,
+        coins: i64,
+    ) -> Result<Value, CommerceError> {
         actor.require_admin("adding gifts to the catalog")?;
         check_len("name", &name, 100)?;
         positive("coins", coins, 1_000_000_000)?;
@@ -31,9 +36,10 @@ impl Commerce {
 
     pub(crate) async fn gift_catalog(&self) -> Result<Value, CommerceError> {
         with_pool!(self.db, |p| {
-            let rows = sqlx::query("SELECT id, name, coins FROM commerce_gift_catalog ORDER BY coins, id")
-                .fetch_all(p)
-                .await?;
+            let rows =
+                sqlx::query("SELECT id, name, coins FROM commerce_gift_catalog ORDER BY coins, id")
+                    .fetch_all(p)
+                    .await?;
             let mut out = Vec::new();
             for r in &rows {
                 out.push(json!({
@@ -47,7 +53,12 @@ impl Commerce {
     }
 
     /// Credit coins (admin; stands in for a coin purchase flow).
-    pub(crate) async fn coins_grant(&self, actor: &Actor, user_id: &str, amount: i64) -> Result<Value, CommerceError> {
+    pub(crate) async fn coins_grant(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        amount: i64,
+    ) -> Result<Value, CommerceError> {
         actor.require_admin("granting coins")?;
         positive("amount", amount, 1_000_000_000)?;
         let _g = self.db.write_gate().await;
@@ -87,7 +98,8 @@ impl Commerce {
         count: i64,
     ) -> Result<Value, CommerceError> {
         positive("count", count, 1000)?;
-        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban]).await?;
+        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban])
+            .await?;
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, balance) = with_pool!(self.db, |p| {
@@ -109,7 +121,10 @@ impl Commerce {
             .await?;
             let Some(left) = left else {
                 tracing::info!(user = %actor.user_id, cost, "refused gift: insufficient coins");
-                return Err(CommerceError::refused("insufficient_coins", format!("this gift costs {cost} coins; your balance is lower")));
+                return Err(CommerceError::refused(
+                    "insufficient_coins",
+                    format!("this gift costs {cost} coins; your balance is lower"),
+                ));
             };
             let balance: i64 = left.try_get("coins")?;
             sqlx::query(
@@ -156,7 +171,11 @@ impl Commerce {
         Ok(out)
     }
 
-    pub(crate) async fn gift_leaderboard(&self, stream_id: &str, limit: Option<i64>) -> Result<Value, CommerceError> {
+    pub(crate) async fn gift_leaderboard(
+        &self,
+        stream_id: &str,
+        limit: Option<i64>,
+    ) -> Result<Value, CommerceError> {
         let limit = limit.unwrap_or(10).clamp(1, 100);
         with_pool!(self.db, |p| {
             let rows = sqlx::query(

@@ -23,14 +23,18 @@ pub(crate) fn check_len(what: &str, s: &str, max: usize) -> Result<(), CommerceE
         return Err(CommerceError::Invalid(format!("{what} is empty")));
     }
     if s.chars().count() > max {
-        return Err(CommerceError::Invalid(format!("{what} is longer than {max} characters")));
+        return Err(CommerceError::Invalid(format!(
+            "{what} is longer than {max} characters"
+        )));
     }
     Ok(())
 }
 
 pub(crate) fn positive(what: &str, v: i64, max: i64) -> Result<(), CommerceError> {
     if v <= 0 || v > max {
-        return Err(CommerceError::Invalid(format!("{what} must be in 1..={max}, got {v}")));
+        return Err(CommerceError::Invalid(format!(
+            "{what} must be in 1..={max}, got {v}"
+        )));
     }
     Ok(())
 }

@@ -66,15 +66,22 @@ impl Commerce {
                 tracing::info!(stream_id, user_id, kind, "refused: user sanctioned");
                 return Err(CommerceError::refused(
                     if kind == "ban" { "banned" } else { "muted" },
-                    format!("you are {}ed on this stream for {} more seconds", kind, (until - now) / 1000 + 1)
-                        .replace("baned", "banned"),
+                    format!(
+                        "you are {}ed on this stream for {} more seconds",
+                        kind,
+                        (until - now) / 1000 + 1
+                    )
+                    .replace("baned", "banned"),
                 ));
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn chat_settings(&self, stream_id: &str) -> Result<ChatSettings, CommerceError> {
+    pub(crate) async fn chat_settings(
+        &self,
+        stream_id: &str,
+    ) -> Result<ChatSettings, CommerceError> {
         with_pool!(self.db, |p| {
             let r = sqlx::query("SELECT slow_mode_ms, banned_words, pinned_message FROM commerce_chat_settings WHERE stream_id = $1")
                 .bind(stream_id)
@@ -116,7 +123,14 @@ impl Commerce {
             .bind(until as i64)
             .execute(&mut *tx)
             .await?;
-            modlog!(tx, stream_id, &actor.user_id, kind.as_str(), Some(user_id), json!({ "duration_s": dur }));
+            modlog!(
+                tx,
+                stream_id,
+                &actor.user_id,
+                kind.as_str(),
+                Some(user_id),
+                json!({ "duration_s": dur })
+            );
             let ev = append_event!(
                 tx,
                 stream_id,
@@ -155,7 +169,14 @@ impl Commerce {
                 .bind(kind.as_str())
                 .execute(&mut *tx)
                 .await?;
-            modlog!(tx, stream_id, &actor.user_id, format!("un{}", kind.as_str()), Some(user_id), json!({}));
+            modlog!(
+                tx,
+                stream_id,
+                &actor.user_id,
+                format!("un{}", kind.as_str()),
+                Some(user_id),
+                json!({})
+            );
             let ev = append_event!(
                 tx,
                 stream_id,
@@ -190,7 +211,11 @@ impl Commerce {
             s.slow_mode_ms = v.min(3600) * 1000;
         }
         if let Some(w) = banned_words {
-            s.banned_words = w.into_iter().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect();
+            s.banned_words = w
+                .into_iter()
+                .map(|w| w.trim().to_lowercase())
+                .filter(|w| !w.is_empty())
+                .collect();
         }
         if let Some(m) = pinned_message {
             if m.chars().count() > self.cfg.max_chat_chars {
@@ -215,11 +240,24 @@ impl Commerce {
             .bind(&s.pinned_message)
             .execute(&mut *tx)
             .await?;
-            modlog!(tx, stream_id, &actor.user_id, "settings", None::<String>, public);
+            modlog!(
+                tx,
+                stream_id,
+                &actor.user_id,
+                "settings",
+                None::<String>,
+                public
+            );
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent { to: None, kind: "chat.settings", actor: Some(actor.user_id.clone()), stamp, data: public.clone() }
+                NewEvent {
+                    to: None,
+                    kind: "chat.settings",
+                    actor: Some(actor.user_id.clone()),
+                    stamp,
+                    data: public.clone()
+                }
             );
             tx.commit().await?;
             Ok::<_, CommerceError>(ev)
@@ -229,7 +267,11 @@ impl Commerce {
         Ok(public)
     }
 
-    pub(crate) async fn mod_log(&self, actor: &Actor, stream_id: &str) -> Result<Value, CommerceError> {
+    pub(crate) async fn mod_log(
+        &self,
+        actor: &Actor,
+        stream_id: &str,
+    ) -> Result<Value, CommerceError> {
         actor.require_staff(stream_id, "reading the moderation log")?;
         with_pool!(self.db, |p| {
             let rows = sqlx::query(
@@ -254,4 +296,3 @@ impl Commerce {
         })
     }
 }
-

@@ -100,9 +100,9 @@ pub(crate) enum Restock {
 /// Key to use when the client sent none (no deduplication possible).
 pub(crate) fn key_or_fresh(key: Option<String>) -> Result<String, CommerceError> {
     match key {
-        Some(k) if k.is_empty() || k.len() > 200 => {
-            Err(CommerceError::Invalid("Idempotency-Key must be 1..=200 characters".into()))
-        }
+        Some(k) if k.is_empty() || k.len() > 200 => Err(CommerceError::Invalid(
+            "Idempotency-Key must be 1..=200 characters".into(),
+        )),
         Some(k) => Ok(k),
         None => Ok(new_id("auto")),
     }
@@ -146,11 +146,13 @@ impl Commerce {
                 match &restock {
                     Restock::Products(items) => {
                         for (pid, qty) in items {
-                            sqlx::query("UPDATE commerce_products SET stock = stock + $2 WHERE id = $1")
-                                .bind(pid)
-                                .bind(*qty)
-                                .execute(&mut *tx)
-                                .await?;
+                            sqlx::query(
+                                "UPDATE commerce_products SET stock = stock + $2 WHERE id = $1",
+                            )
+                            .bind(pid)
+                            .bind(*qty)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                     }
                     Restock::Flash { sale_id, qty } => {
@@ -193,7 +195,11 @@ impl Commerce {
         self.order_json(&draft.id, false).await
     }
 
-    pub(crate) async fn order_json(&self, order_id: &str, replayed: bool) -> Result<Value, CommerceError> {
+    pub(crate) async fn order_json(
+        &self,
+        order_id: &str,
+        replayed: bool,
+    ) -> Result<Value, CommerceError> {
         with_pool!(self.db, |p| {
             let r = sqlx::query(
                 "SELECT id, stream_id, user_id, source, items, total_minor, currency, status, payment_provider, \
@@ -223,7 +229,11 @@ impl Commerce {
         })
     }
 
-    pub(crate) async fn order_get(&self, actor: &Actor, order_id: &str) -> Result<Value, CommerceError> {
+    pub(crate) async fn order_get(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+    ) -> Result<Value, CommerceError> {
         let o = self.order_json(order_id, false).await?;
         if actor.role != Role::Admin && o["user_id"] != json!(actor.user_id) {
             return Err(CommerceError::NotFound(format!("order {order_id}")));
@@ -237,7 +247,9 @@ impl Commerce {
                 .bind(&actor.user_id)
                 .fetch_all(p)
                 .await?;
-            rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?
+            rows.iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?
         });
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -283,7 +295,11 @@ impl Commerce {
         self.cart_get(actor, stream_id).await
     }
 
-    pub(crate) async fn cart_get(&self, actor: &Actor, stream_id: &str) -> Result<Value, CommerceError> {
+    pub(crate) async fn cart_get(
+        &self,
+        actor: &Actor,
+        stream_id: &str,
+    ) -> Result<Value, CommerceError> {
         with_pool!(self.db, |p| {
             let rows = sqlx::query(
                 "SELECT c.product_id, c.qty, p.title, p.price_minor, p.currency FROM commerce_carts c \
@@ -347,7 +363,10 @@ impl Commerce {
                 let price: i64 = r.try_get("price_minor")?;
                 let cur: String = r.try_get("currency")?;
                 if currency.as_ref().is_some_and(|c| *c != cur) {
-                    return Err(CommerceError::refused("mixed_currency", "the cart mixes currencies"));
+                    return Err(CommerceError::refused(
+                        "mixed_currency",
+                        "the cart mixes currencies",
+                    ));
                 }
                 let took = sqlx::query("UPDATE commerce_products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING stock")
                     .bind(&pid)
@@ -357,7 +376,10 @@ impl Commerce {
                 let title: String = r.try_get("title")?;
                 if took.is_none() {
                     tracing::info!(product = %pid, qty, "refused checkout: out of stock");
-                    return Err(CommerceError::refused("out_of_stock", format!("not enough stock for {title}")));
+                    return Err(CommerceError::refused(
+                        "out_of_stock",
+                        format!("not enough stock for {title}"),
+                    ));
                 }
                 total += price * qty;
                 currency = Some(cur);

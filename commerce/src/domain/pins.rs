@@ -28,11 +28,13 @@ impl Commerce {
         let _g = self.db.write_gate().await;
         let (ev, title, price, currency) = with_pool!(self.db, |p| {
             let mut tx = p.begin().await?;
-            let prod = sqlx::query("SELECT title, price_minor, currency FROM commerce_products WHERE id = $1")
-                .bind(product_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| CommerceError::NotFound(format!("product {product_id}")))?;
+            let prod = sqlx::query(
+                "SELECT title, price_minor, currency FROM commerce_products WHERE id = $1",
+            )
+            .bind(product_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| CommerceError::NotFound(format!("product {product_id}")))?;
             let title: String = prod.try_get("title")?;
             let price: i64 = prod.try_get("price_minor")?;
             let currency: String = prod.try_get("currency")?;
@@ -58,7 +60,10 @@ impl Commerce {
                 pinned.push(r.try_get::<String, _>("product_id")?);
             }
             if pinned.iter().any(|p| p == product_id) {
-                return Err(CommerceError::refused("already_pinned", format!("product {product_id} is already pinned")));
+                return Err(CommerceError::refused(
+                    "already_pinned",
+                    format!("product {product_id} is already pinned"),
+                ));
             }
             if pinned.len() as i64 >= limit {
                 tracing::info!(stream_id, product_id, limit, "refused pin: limit reached");

@@ -79,7 +79,9 @@ impl Commerce {
         actor.require_staff(stream_id, "creating a poll")?;
         check_len("question", &question, 300)?;
         if options.len() < 2 || options.len() > MAX_OPTIONS {
-            return Err(CommerceError::Invalid(format!("a poll needs 2..={MAX_OPTIONS} options")));
+            return Err(CommerceError::Invalid(format!(
+                "a poll needs 2..={MAX_OPTIONS} options"
+            )));
         }
         for o in &options {
             check_len("option", o, 100)?;
@@ -106,7 +108,13 @@ impl Commerce {
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent { to: None, kind: "poll.created", actor: Some(actor.user_id.clone()), stamp, data: to_value(&view)? }
+                NewEvent {
+                    to: None,
+                    kind: "poll.created",
+                    actor: Some(actor.user_id.clone()),
+                    stamp,
+                    data: to_value(&view)?
+                }
             );
             tx.commit().await?;
             Ok::<_, CommerceError>((ev, view))
@@ -123,7 +131,8 @@ impl Commerce {
         poll_id: &str,
         mut choices: Vec<u32>,
     ) -> Result<Value, CommerceError> {
-        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban]).await?;
+        self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban])
+            .await?;
         choices.sort_unstable();
         choices.dedup();
         let stamp = self.stamp_now(stream_id);
@@ -132,7 +141,9 @@ impl Commerce {
             let mut tx = p.begin().await?;
             let before = load_poll!(tx, poll_id);
             if before.stream_id != stream_id {
-                return Err(CommerceError::NotFound(format!("poll {poll_id} on stream {stream_id}")));
+                return Err(CommerceError::NotFound(format!(
+                    "poll {poll_id} on stream {stream_id}"
+                )));
             }
             if before.closed {
                 return Err(CommerceError::refused("poll_closed", "this poll is closed"));
@@ -144,8 +155,13 @@ impl Commerce {
                     "this poll takes exactly one choice".into()
                 }));
             }
-            if let Some(bad) = choices.iter().find(|c| **c as usize >= before.options.len()) {
-                return Err(CommerceError::Invalid(format!("option {bad} does not exist")));
+            if let Some(bad) = choices
+                .iter()
+                .find(|c| **c as usize >= before.options.len())
+            {
+                return Err(CommerceError::Invalid(format!(
+                    "option {bad} does not exist"
+                )));
             }
             let inserted = sqlx::query(
                 "INSERT INTO commerce_poll_votes (poll_id, user_id, choices) VALUES ($1, $2, $3) \
@@ -157,7 +173,10 @@ impl Commerce {
             .fetch_optional(&mut *tx)
             .await?;
             if inserted.is_none() {
-                return Err(CommerceError::refused("already_voted", "you already voted in this poll"));
+                return Err(CommerceError::refused(
+                    "already_voted",
+                    "you already voted in this poll",
+                ));
             }
             for c in &choices {
                 sqlx::query(
@@ -206,13 +225,22 @@ impl Commerce {
                 .fetch_optional(&mut *tx)
                 .await?;
             if closed.is_none() {
-                return Err(CommerceError::refused("poll_closed", format!("poll {poll_id} is not open on this stream")));
+                return Err(CommerceError::refused(
+                    "poll_closed",
+                    format!("poll {poll_id} is not open on this stream"),
+                ));
             }
             let view = load_poll!(tx, poll_id);
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent { to: None, kind: "poll.closed", actor: Some(actor.user_id.clone()), stamp, data: to_value(&view)? }
+                NewEvent {
+                    to: None,
+                    kind: "poll.closed",
+                    actor: Some(actor.user_id.clone()),
+                    stamp,
+                    data: to_value(&view)?
+                }
             );
             tx.commit().await?;
             Ok::<_, CommerceError>((ev, view))
@@ -222,12 +250,18 @@ impl Commerce {
         to_value(&view)
     }
 
-    pub(crate) async fn poll_get(&self, stream_id: &str, poll_id: &str) -> Result<Value, CommerceError> {
+    pub(crate) async fn poll_get(
+        &self,
+        stream_id: &str,
+        poll_id: &str,
+    ) -> Result<Value, CommerceError> {
         with_pool!(self.db, |p| {
             let mut tx = p.begin().await?;
             let view = load_poll!(tx, poll_id);
             if view.stream_id != stream_id {
-                return Err(CommerceError::NotFound(format!("poll {poll_id} on stream {stream_id}")));
+                return Err(CommerceError::NotFound(format!(
+                    "poll {poll_id} on stream {stream_id}"
+                )));
             }
             to_value(&view)
         })
@@ -235,11 +269,15 @@ impl Commerce {
 
     pub(crate) async fn poll_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
         let ids: Vec<String> = with_pool!(self.db, |p| {
-            let rows = sqlx::query("SELECT id FROM commerce_polls WHERE stream_id = $1 ORDER BY created_ms, id")
-                .bind(stream_id)
-                .fetch_all(p)
-                .await?;
-            rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?
+            let rows = sqlx::query(
+                "SELECT id FROM commerce_polls WHERE stream_id = $1 ORDER BY created_ms, id",
+            )
+            .bind(stream_id)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?
         });
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {

@@ -9,8 +9,10 @@ use serde_json::{json, Value};
 impl Commerce {
     fn sign(&self, claims: Claims) -> Result<Value, CommerceError> {
         let token = self.auth.issue(&claims)?;
-        Ok(json!({ "token": token, "user_id": claims.sub, "name": claims.name, "role": claims.role,
-                   "stream_id": claims.stream, "expires_at": claims.exp }))
+        Ok(
+            json!({ "token": token, "user_id": claims.sub, "name": claims.name, "role": claims.role,
+                   "stream_id": claims.stream, "expires_at": claims.exp }),
+        )
     }
 
     fn exp(&self) -> u64 {
@@ -18,7 +20,12 @@ impl Commerce {
     }
 
     /// A host token for `stream_id`, for whoever knows its stream key.
-    pub fn issue_host_token(&self, stream_id: &str, stream_key: &str, name: Option<String>) -> Result<Value, CommerceError> {
+    pub fn issue_host_token(
+        &self,
+        stream_id: &str,
+        stream_key: &str,
+        name: Option<String>,
+    ) -> Result<Value, CommerceError> {
         self.require_stream(stream_id)?;
         if !self.streams.check_stream_key(stream_id, stream_key) {
             tracing::info!(stream_id, "refused host token: wrong stream key");
@@ -34,7 +41,11 @@ impl Commerce {
     }
 
     /// A viewer token for `stream_id`: anonymous (`name` None) or named. Each call is a new user.
-    pub fn issue_viewer_token(&self, stream_id: &str, name: Option<String>) -> Result<Value, CommerceError> {
+    pub fn issue_viewer_token(
+        &self,
+        stream_id: &str,
+        name: Option<String>,
+    ) -> Result<Value, CommerceError> {
         self.require_stream(stream_id)?;
         if let Some(n) = &name {
             check_len("name", n, 50)?;
@@ -60,7 +71,9 @@ impl Commerce {
         let allowed = match actor.role {
             Role::Admin => true,
             Role::Host => {
-                role <= Role::Moderator && stream_id.is_some() && actor.stream.as_deref() == stream_id
+                role <= Role::Moderator
+                    && stream_id.is_some()
+                    && actor.stream.as_deref() == stream_id
             }
             _ => false,
         };
@@ -70,7 +83,9 @@ impl Commerce {
             ));
         }
         if role != Role::Admin && role != Role::Viewer && stream_id.is_none() {
-            return Err(CommerceError::Invalid("host and moderator tokens need a stream".into()));
+            return Err(CommerceError::Invalid(
+                "host and moderator tokens need a stream".into(),
+            ));
         }
         self.sign(Claims {
             sub: user_id.unwrap_or_else(|| new_id("usr")),

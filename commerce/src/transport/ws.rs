@@ -1,1 +1,275 @@
+//! The WebSocket endpoint `/ws/{id}`: hello, replay since the client's last sequence, live
+//! events, and commands with per-connection and per-user rate limits. Bad frames get an error
+//! frame; the connection survives.
 
+use crate::auth::{Actor, Role};
+use crate::bus::Delivered;
+use crate::error::CommerceError;
+use crate::ratelimit::TokenBucket;
+use crate::transport::wire::{self, Inbound};
+use crate::Commerce;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc};
+
+/// Hard transport limit: frames above this close the socket (tungstenite); frames above
+/// `max_frame_bytes` but below this get an error frame.
+const HARD_FRAME_LIMIT: usize = 1 << 20;
+const REPLAY_PAGE: u64 = 500;
+
+/// Query of `/ws/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct WsParams {
+    /// JWT (or admin key). Absent = anonymous, read-only viewer.
+    pub token: Option<String>,
+    /// Last sequence the client saw; events after it are replayed first.
+    pub since: Option<u64>,
+}
+
+/// `GET /ws/{id}` (upgrade).
+pub async fn ws_handler(
+    State(shop): State<Arc<Commerce>>,
+    Path(stream_id): Path<String>,
+    Query(params): Query<WsParams>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let bearer = params
+        .token
+        .clone()
+        .or_else(|| crate::transport::rest::bearer(&headers).map(str::to_owned));
+    let actor = match bearer {
+        Some(t) => match shop.authenticate(&t) {
+            Ok(a) => a,
+            Err(e) => return crate::transport::rest::ApiError(e).into_response(),
+        },
+        None => Actor {
+            user_id: crate::domain_id("anon"),
+            name: None,
+            role: Role::Viewer,
+            stream: Some(stream_id.clone()),
+        },
+    };
+    if let Err(e) = actor
+        .require_stream(&stream_id)
+        .and_then(|_| shop.require_stream(&stream_id))
+    {
+        return crate::transport::rest::ApiError(e).into_response();
+    }
+    let hard = HARD_FRAME_LIMIT.max(shop.cfg.max_frame_bytes * 2);
+    ws.max_message_size(hard)
+        .max_frame_size(hard)
+        .on_upgrade(move |socket| async move {
+            let user = actor.user_id.clone();
+            if let Err(e) = session(shop, socket, actor, stream_id.clone(), params.since).await {
+                tracing::info!(stream_id, user, error = %e, "websocket session ended");
+            }
+        })
+}
+
+struct Session {
+    shop: Arc<Commerce>,
+    actor: Actor,
+    stream_id: String,
+    /// Last sequence sent to this client.
+    last: u64,
+}
+
+impl Session {
+    fn visible(&self, to: Option<&str>) -> bool {
+        match to {
+            None => true,
+            Some(u) => u == self.actor.user_id || self.actor.role == Role::Admin,
+        }
+    }
+
+    /// Send everything after `self.last` from history (up to the present).
+    async fn replay(&mut self, socket: &mut WebSocket) -> Result<(), CommerceError> {
+        loop {
+            let page = self
+                .shop
+                .db
+                .events_range(&self.stream_id, self.last, u64::MAX >> 1, REPLAY_PAGE)
+                .await?;
+            let n = page.len() as u64;
+            for ev in page {
+                let d = Delivered::of(&ev);
+                self.last = d.seq;
+                if self.visible(d.to.as_deref()) {
+                    send(socket, d.frame).await?;
+                }
+            }
+            if n < REPLAY_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn live(&mut self, socket: &mut WebSocket, d: Delivered) -> Result<(), CommerceError> {
+        if d.seq <= self.last {
+            return Ok(());
+        }
+        if d.seq > self.last + 1 {
+            self.replay(socket).await?;
+            if d.seq <= self.last {
+                return Ok(());
+            }
+        }
+        self.last = d.seq;
+        if self.visible(d.to.as_deref()) {
+            send(socket, d.frame).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> Result<(), CommerceError> {
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|e| CommerceError::Internal(format!("send: {e}")))
+}
+
+async fn session(
+    shop: Arc<Commerce>,
+    mut socket: WebSocket,
+    actor: Actor,
+    stream_id: String,
+    since: Option<u64>,
+) -> Result<(), CommerceError> {
+    let hub = shop.hub(&stream_id).await?;
+    let mut rx = hub.tx.subscribe();
+    let head = shop.db.head_seq(&stream_id).await?;
+    send(
+        &mut socket,
+        wire::hello(&stream_id, &actor.user_id, actor.role_on(&stream_id), head),
+    )
+    .await?;
+    let mut s = Session {
+        shop: shop.clone(),
+        actor,
+        stream_id,
+        last: head,
+    };
+    if let Some(since) = since {
+        if head.saturating_sub(since) > shop.cfg.history_len {
+            send(
+                &mut socket,
+                wire::resync(head, "requested sequence is older than the kept history"),
+            )
+            .await?;
+        } else {
+            s.last = since.min(head);
+            s.replay(&mut socket).await?;
+        }
+    }
+    let now = Instant::now();
+    let mut conn_bucket = TokenBucket::new(shop.cfg.conn_rate_per_s, shop.cfg.conn_burst, now);
+    let (res_tx, mut res_rx) = mpsc::channel::<String>(64);
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(msg) = incoming else { return Ok(()) };
+                let msg = msg.map_err(|e| CommerceError::Internal(format!("recv: {e}")))?;
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Binary(_) => {
+                        tracing::info!(stream = %s.stream_id, user = %s.actor.user_id, "refused binary frame");
+                        send(&mut socket, wire::error(&serde_json::Value::Null, "invalid", "binary frames are not supported")).await?;
+                        continue;
+                    }
+                    Message::Close(_) => return Ok(()),
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                if let Some(reply) = handle_frame(&s, &mut conn_bucket, text.as_str(), &res_tx) {
+                    send(&mut socket, reply).await?;
+                }
+            }
+            reply = res_rx.recv() => {
+                if let Some(r) = reply {
+                    send(&mut socket, r).await?;
+                }
+            }
+            ev = rx.recv() => match ev {
+                Ok(d) => s.live(&mut socket, d).await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(stream = %s.stream_id, user = %s.actor.user_id, skipped = n, "slow websocket reader; replaying from history");
+                    s.replay(&mut socket).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Validate, rate-limit and dispatch one frame. Returns an immediate reply, if any; command
+/// results arrive later through `results`.
+fn handle_frame(
+    s: &Session,
+    bucket: &mut TokenBucket,
+    text: &str,
+    results: &mpsc::Sender<String>,
+) -> Option<String> {
+    let user = &s.actor.user_id;
+    if text.len() > s.shop.cfg.max_frame_bytes {
+        tracing::info!(stream = %s.stream_id, %user, bytes = text.len(), "refused oversized frame");
+        return Some(wire::error(
+            &serde_json::Value::Null,
+            "frame_too_large",
+            &format!(
+                "frame of {} bytes exceeds the limit of {} bytes",
+                text.len(),
+                s.shop.cfg.max_frame_bytes
+            ),
+        ));
+    }
+    let now = Instant::now();
+    let limited = bucket
+        .try_take(now)
+        .err()
+        .or_else(|| s.shop.take_user_token(user, now).err());
+    if let Some(retry_after_ms) = limited {
+        tracing::info!(stream = %s.stream_id, %user, retry_after_ms, "refused frame: rate limited");
+        return Some(wire::command_error(
+            &serde_json::Value::Null,
+            &CommerceError::RateLimited { retry_after_ms },
+        ));
+    }
+    match wire::parse(text) {
+        Err(r) => {
+            tracing::info!(stream = %s.stream_id, %user, code = r.code, message = %r.message, "refused frame");
+            Some(wire::error(&r.id, r.code, &r.message))
+        }
+        Ok(Inbound::Ping { id }) => Some(wire::pong(&id)),
+        Ok(Inbound::Command { id, cmd }) => {
+            let shop = s.shop.clone();
+            let actor = s.actor.clone();
+            let stream_id = s.stream_id.clone();
+            let results = results.clone();
+            tokio::spawn(async move {
+                let frame = match shop.execute(&actor, Some(&stream_id), cmd).await {
+                    Ok(data) => wire::result(&id, data),
+                    Err(e) => {
+                        log_refusal(&stream_id, &actor.user_id, &e);
+                        wire::command_error(&id, &e)
+                    }
+                };
+                let _ = results.send(frame).await;
+            });
+            None
+        }
+    }
+}
+
+pub(crate) fn log_refusal(stream_id: &str, user: &str, e: &CommerceError) {
+    if e.http_status() >= 500 {
+        tracing::error!(stream_id, user, error = %e, "command failed");
+    } else {
+        tracing::info!(stream_id, user, code = e.code(), error = %e, "command refused");
+    }
+}
