@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod hls;
 pub mod metrics;
 mod streams;
 
@@ -56,10 +57,14 @@ impl AppState {
 
 /// The whole application router.
 pub fn router(state: AppState, extra: Vec<Router>) -> Router {
+    let registry = Arc::clone(&state.registry);
+    let find_origin: hls::OriginFinder =
+        Arc::new(move |id: &str| registry.get(id).map(|e| Arc::clone(&e.origin)));
     let mut app = Router::new()
         .merge(streams::router())
         .merge(metrics::router())
-        .with_state(state);
+        .with_state(state)
+        .merge(hls::router(find_origin));
     for r in extra {
         app = app.merge(r);
     }
