@@ -219,3 +219,34 @@ async fn hevc_is_refused_in_legacy_and_enhanced_form() {
     assert_good_publish(&srv, "k1").await;
     w.check(WITNESS_SECS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_metadata_closes_only_that_connection() {
+    use rml_rtmp::messages::RtmpMessage;
+    use rml_rtmp::rml_amf0::Amf0Value;
+    let (srv, w) = setup().await;
+    let mut client = RawClient::publish(srv.addr, "live", "k1").await;
+    // `@setDataFrame` with nothing after it: rml_rtmp indexes past the end of it.
+    let message = RtmpMessage::Amf0Data {
+        values: vec![Amf0Value::Utf8String("@setDataFrame".to_owned())],
+    };
+    let payload = message
+        .into_message_payload(RtmpTimestamp::new(0), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let packet = ChunkSerializer::new()
+        .serialize(&payload, true, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .tcp
+        .write_all(&packet.bytes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        client.read_until_closed(Duration::from_secs(3)).await,
+        "still open"
+    );
+    srv.wait_refused(RefusalKind::Protocol, 1).await;
+    assert!(!srv.stream("k1").is_publishing());
+    assert_good_publish(&srv, "k1").await;
+    w.check(WITNESS_SECS).await;
+}

@@ -50,6 +50,8 @@ pub enum RtmpError {
     Chunk(#[from] ChunkError),
     #[error("RTMP session error: {0}")]
     Session(#[from] ServerSessionError),
+    #[error("malformed RTMP message: {0}")]
+    Malformed(&'static str),
     #[error("wrong app {got:?} (only {expected:?} is accepted)")]
     WrongApp { got: String, expected: String },
     #[error("unknown stream key")]
@@ -72,9 +74,10 @@ impl RtmpError {
             RtmpError::Handshake(_) | RtmpError::HandshakeClosed => RefusalKind::Handshake,
             RtmpError::HandshakeTimeout(_) => RefusalKind::HandshakeTimeout,
             RtmpError::IdleTimeout(_) => RefusalKind::IdleTimeout,
-            RtmpError::Chunk(_) | RtmpError::Session(_) | RtmpError::SecondPublish => {
-                RefusalKind::Protocol
-            }
+            RtmpError::Chunk(_)
+            | RtmpError::Session(_)
+            | RtmpError::Malformed(_)
+            | RtmpError::SecondPublish => RefusalKind::Protocol,
             RtmpError::WrongApp { .. } => RefusalKind::WrongApp,
             RtmpError::UnknownKey => RefusalKind::UnknownKey,
             RtmpError::AlreadyPublishing(_) => RefusalKind::AlreadyPublishing,

@@ -1,6 +1,7 @@
 //! One RTMP session after the handshake: chunk guard, rml_rtmp's ServerSession, authentication
 //! and media hand-off to the bus. No socket here: bytes in, bytes to send out.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -81,7 +82,7 @@ impl RtmpSession {
                 Some(end) => (end.consumed, Some(end.stream_id)),
                 None => (bytes.len(), None),
             };
-            let results = self.server.handle_input(&bytes[..n])?;
+            let results = self.feed_server(&bytes[..n])?;
             bytes = &bytes[n..];
             let stream_id = stream_id.unwrap_or(self.publish_stream_id);
             for result in results {
@@ -90,6 +91,16 @@ impl RtmpSession {
             }
         }
         Ok(())
+    }
+
+    /// rml_rtmp indexes into some peer-supplied values (a bare `@setDataFrame` panics it);
+    /// such a panic refuses this connection instead of unwinding through the task.
+    fn feed_server(&mut self, bytes: &[u8]) -> Result<Vec<ServerSessionResult>, RtmpError> {
+        let server = &mut self.server;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| server.handle_input(bytes))) {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(RtmpError::Malformed("rml_rtmp could not parse a message")),
+        }
     }
 
     pub(super) fn tick(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), RtmpError> {

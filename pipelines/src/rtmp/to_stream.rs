@@ -39,7 +39,7 @@ pub struct ToStream {
     video: Option<(Bytes, VideoInfo)>,
     audio: Option<(Bytes, AudioInfo)>,
     video_cfg_at: Option<Instant>,
-    first_audio_at: Option<Instant>,
+    first_media_at: Option<Instant>,
     /// `Some(has_audio)` once the tracks are out.
     decided: Option<bool>,
     pending: VecDeque<Unit>,
@@ -60,7 +60,7 @@ impl ToStream {
             video: None,
             audio: None,
             video_cfg_at: None,
-            first_audio_at: None,
+            first_media_at: None,
             decided: None,
             pending: VecDeque::new(),
             pending_bytes: 0,
@@ -92,6 +92,7 @@ impl ToStream {
 
     pub fn on_video(&mut self, ts: u32, data: &Bytes, now: Instant) -> Result<(), MediaError> {
         let dts = self.timeline.unwrap(ts);
+        self.first_media_at.get_or_insert(now);
         match flv::parse_video(data)? {
             VideoTag::Unsupported(name) => return Err(MediaError::UnsupportedVideo(name)),
             VideoTag::Ignored => {}
@@ -132,7 +133,7 @@ impl ToStream {
 
     pub fn on_audio(&mut self, ts: u32, data: &Bytes, now: Instant) -> Result<(), MediaError> {
         let dts = self.timeline.unwrap(ts);
-        self.first_audio_at.get_or_insert(now);
+        self.first_media_at.get_or_insert(now);
         match flv::parse_audio(data)? {
             AudioTag::Unsupported(name) => return Err(MediaError::UnsupportedAudio(name)),
             AudioTag::Ignored => {}
@@ -173,7 +174,7 @@ impl ToStream {
         if self.decided.is_some() {
             return None;
         }
-        match (self.video_cfg_at, self.first_audio_at) {
+        match (self.video_cfg_at, self.first_media_at) {
             (Some(v), _) => Some(v + self.audio_wait),
             (None, Some(a)) => Some(a + self.video_wait),
             (None, None) => None,
@@ -210,9 +211,9 @@ impl ToStream {
             return Ok(());
         }
         let Some(video_at) = self.video_cfg_at else {
-            return match self.first_audio_at {
+            return match self.first_media_at {
                 Some(a) if now >= a + self.video_wait => Err(MediaError::NoVideo(
-                    "audio is flowing but no H.264 sequence header arrived",
+                    "media is flowing but no H.264 sequence header arrived",
                 )),
                 _ => Ok(()),
             };

@@ -137,6 +137,17 @@ fn refuses_audio_without_video_after_the_video_wait() {
 }
 
 #[test]
+fn refuses_video_frames_that_never_get_a_sequence_header() {
+    let t0 = Instant::now();
+    let mut s = core();
+    s.on_video(0, &frame(true, 0), t0).unwrap_or_default();
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(3)));
+    let r = s.on_video(3000, &frame(false, 0), t0 + Duration::from_secs(3));
+    assert!(matches!(r, Err(MediaError::NoVideo(_))));
+    assert_eq!(s.dropped(), 2);
+}
+
+#[test]
 fn clamps_negative_pts_and_unwraps_timestamps() {
     let t0 = Instant::now();
     let mut s = core();
