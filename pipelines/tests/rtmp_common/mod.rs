@@ -1,6 +1,6 @@
 //! Shared pieces of the RTMP integration tests: a key → stream table (the engine's side of
 //! ingest), a server on 127.0.0.1:0, real publishers (ffmpeg, gst-launch) and a raw client.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod raw;
 mod witness;
