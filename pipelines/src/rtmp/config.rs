@@ -62,3 +62,28 @@ mod secs {
         Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_seconds_and_keeps_defaults_for_missing_keys() {
+        let c: RtmpConfig =
+            toml::from_str("app = \"in\"\nhandshake_timeout = 2.5\nidle_timeout = 30")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.app, "in");
+        assert_eq!(c.handshake_timeout, Duration::from_millis(2500));
+        assert_eq!(c.idle_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_chunk_size, RtmpConfig::default().max_chunk_size);
+        assert!(toml::from_str::<RtmpConfig>("idle_timeout = -1").is_err());
+        assert!(toml::from_str::<RtmpConfig>("chunk = 1").is_err());
+    }
+
+    #[test]
+    fn defaults_round_trip() {
+        let text = toml::to_string(&RtmpConfig::default()).unwrap_or_default();
+        let back: RtmpConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(back, RtmpConfig::default());
+    }
+}
