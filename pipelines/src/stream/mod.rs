@@ -9,7 +9,7 @@ mod session;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
@@ -49,11 +49,22 @@ pub struct LiveInfo {
     pub bytes: u64,
 }
 
+/// Media time over which the clock anchor is chosen before a session is announced.
+///
+/// A publisher's first frames often arrive late (connection set-up) and then in a burst; anchoring
+/// on the first unit would put every later PROGRAM-DATE-TIME in the future by that delay. The
+/// least-delayed unit of the warm-up (smallest arrival − DTS) gives the anchor instead.
+pub const ANCHOR_WARMUP: Duration = Duration::from_millis(500);
+/// At most this many units wait for the warm-up.
+const WARMUP_UNITS: usize = 256;
+
 struct Live {
     epoch: u64,
     protocol: &'static str,
     remote: String,
     tracks: Option<Vec<Track>>,
+    /// Units held (with their arrival time) until the anchor is chosen.
+    warmup: Vec<(Unit, SystemTime)>,
     session: Option<Arc<Session>>,
     started_at: SystemTime,
     bytes: u64,
@@ -111,6 +122,7 @@ impl Stream {
             protocol,
             remote: remote.into(),
             tracks: None,
+            warmup: Vec::new(),
             session: None,
             started_at: SystemTime::now(),
             bytes: 0,
@@ -217,7 +229,8 @@ impl Publisher {
         }
     }
 
-    /// Writes one unit to every reader. Never blocks.
+    /// Writes one unit to every reader. Never blocks. The first [`ANCHOR_WARMUP`] of media is
+    /// held back until the session's clock anchor is chosen, then delivered after `Start`.
     pub fn write(&self, unit: Unit) -> Result<(), PublishError> {
         let stream = &self.stream;
         if stream.is_closed() {
@@ -227,41 +240,70 @@ impl Publisher {
         let Some(live) = inner.live.as_mut().filter(|l| l.epoch == self.epoch) else {
             return Ok(());
         };
-        let mut start = None;
+        if live.tracks.is_none() {
+            return Err(PublishError::NoTracks);
+        }
+        let len = unit.payload.len() as u64;
+        stream.stats.bytes_in.fetch_add(len, Ordering::Relaxed);
+        stream.stats.units_in.fetch_add(1, Ordering::Relaxed);
+        live.bytes += len;
         if live.session.is_none() {
-            let tracks = live.tracks.clone().ok_or(PublishError::NoTracks)?;
+            live.warmup.push((unit, SystemTime::now()));
+            let first = live.warmup[0].0.dts;
+            let last = live.warmup[live.warmup.len() - 1].0.dts;
+            if last.saturating_sub(first) < ANCHOR_WARMUP && live.warmup.len() < WARMUP_UNITS {
+                return Ok(());
+            }
             let session = Arc::new(Session {
                 epoch: self.epoch,
                 protocol: live.protocol,
                 remote: live.remote.clone(),
-                tracks,
-                anchor: ClockAnchor {
-                    dts: unit.dts,
-                    wall: SystemTime::now(),
-                },
+                tracks: live.tracks.clone().unwrap_or_default(),
+                anchor: least_delayed(&live.warmup),
             });
             live.session = Some(Arc::clone(&session));
-            start = Some(session);
-        }
-        let len = unit.payload.len() as u64;
-        live.bytes += len;
-        if let Some(session) = &live.session {
-            let has_video = session.track(TrackKind::Video).is_some();
-            if unit.track == TrackKind::Video || !has_video {
-                live.clock = Some(StreamTime {
-                    epoch: self.epoch,
-                    pts: unit.pts,
-                    wall: session.anchor.wall_at(unit.pts),
-                });
+            let held = std::mem::take(&mut live.warmup);
+            for (unit, _) in &held {
+                update_clock(live, unit);
             }
-        }
-        stream.stats.bytes_in.fetch_add(len, Ordering::Relaxed);
-        stream.stats.units_in.fetch_add(1, Ordering::Relaxed);
-        if let Some(session) = start {
             stream.broadcast(&mut inner, Event::Start(session));
+            for (unit, _) in held {
+                stream.broadcast(&mut inner, Event::Unit(unit));
+            }
+            return Ok(());
         }
+        update_clock(live, &unit);
         stream.broadcast(&mut inner, Event::Unit(unit));
         Ok(())
+    }
+}
+
+/// The anchor maps each unit's DTS to no later than its arrival: min over units of (arrival − DTS).
+fn least_delayed(units: &[(Unit, SystemTime)]) -> ClockAnchor {
+    let mut best = ClockAnchor {
+        dts: units[0].0.dts,
+        wall: units[0].1,
+    };
+    for (unit, arrival) in &units[1..] {
+        if best.wall_at(unit.dts) > *arrival {
+            best = ClockAnchor {
+                dts: unit.dts,
+                wall: *arrival,
+            };
+        }
+    }
+    best
+}
+
+fn update_clock(live: &mut Live, unit: &Unit) {
+    let Some(session) = &live.session else { return };
+    let has_video = session.track(TrackKind::Video).is_some();
+    if unit.track == TrackKind::Video || !has_video {
+        live.clock = Some(StreamTime {
+            epoch: live.epoch,
+            pts: unit.pts,
+            wall: session.anchor.wall_at(unit.pts),
+        });
     }
 }
 
@@ -272,10 +314,8 @@ impl Drop for Publisher {
             let had_media = inner.live.as_ref().is_some_and(|l| l.session.is_some());
             inner.live = None;
             if had_media {
-                self.stream.broadcast(
-                    &mut inner,
-                    Event::End { epoch: self.epoch },
-                );
+                self.stream
+                    .broadcast(&mut inner, Event::End { epoch: self.epoch });
             }
             tracing::info!(stream = %self.stream.id, epoch = self.epoch, "publish session ended");
         }

@@ -18,7 +18,9 @@ pub enum Event {
     Start(Arc<Session>),
     Unit(Unit),
     /// The session of this epoch ended (publisher left or was dropped).
-    End { epoch: u64 },
+    End {
+        epoch: u64,
+    },
 }
 
 /// The publisher side of one reader's queue.

@@ -15,6 +15,16 @@ fn video_unit(ms: u64, keyframe: bool) -> Unit {
     }
 }
 
+/// Writes frames 0, 40, ... ms until the session starts (the anchor warm-up has passed).
+fn warm_up(p: &Publisher) -> u64 {
+    let mut ms = 0;
+    while p.stream().live().is_none() {
+        p.write(video_unit(ms, ms == 0)).unwrap();
+        ms += 40;
+    }
+    ms
+}
+
 fn tracks() -> Vec<Track> {
     vec![Track::video(Codec::H264 {
         config: Bytes::from_static(&[1, 0x64, 0, 0x1f]),
@@ -47,15 +57,16 @@ fn unit_before_tracks_is_an_error() {
 #[tokio::test]
 async fn readers_get_start_units_and_end_in_order() {
     let stream = Stream::new("s1");
-    let mut early = stream.subscribe("early", 16);
+    let mut early = stream.subscribe("early", 64);
     let p = stream.begin_publish("rtmp", "a").unwrap();
     p.set_tracks(tracks());
-    p.write(video_unit(0, true)).unwrap();
-    let mut late = stream.subscribe("late", 16);
-    p.write(video_unit(40, false)).unwrap();
+    let next = warm_up(&p);
+    let warmup_units = (next / 40) as usize;
+    let mut late = stream.subscribe("late", 64);
+    p.write(video_unit(next, false)).unwrap();
     drop(p);
 
-    for (reader, units) in [(&mut early, 2), (&mut late, 1)] {
+    for (reader, units) in [(&mut early, warmup_units + 1), (&mut late, 1)] {
         assert!(matches!(reader.recv().await, Some(Event::Start(s)) if s.epoch == 1));
         for _ in 0..units {
             assert!(matches!(reader.recv().await, Some(Event::Unit(_))));
@@ -70,12 +81,14 @@ fn a_full_reader_drops_and_counts_without_blocking() {
     let slow = stream.subscribe("slow", 2);
     let p = stream.begin_publish("rtmp", "a").unwrap();
     p.set_tracks(tracks());
+    let next = warm_up(&p);
     for i in 0..10 {
-        p.write(video_unit(i * 40, i == 0)).unwrap();
+        p.write(video_unit(next + i * 40, false)).unwrap();
     }
-    // Start + 1 unit fit; 9 units were dropped.
-    assert_eq!(slow.dropped(), 9);
-    assert_eq!(stream.stats.units_in.load(Ordering::Relaxed), 10);
+    let written = stream.stats.units_in.load(Ordering::Relaxed);
+    assert_eq!(written, next / 40 + 10);
+    // Start + 1 unit fit; every other unit was dropped, and the publisher never waited.
+    assert_eq!(slow.dropped(), written - 1);
 }
 
 #[test]
@@ -93,12 +106,12 @@ fn clock_follows_newest_video_frame() {
     assert!(stream.now().is_none());
     let p = stream.begin_publish("rtmp", "a").unwrap();
     p.set_tracks(tracks());
-    p.write(video_unit(1000, true)).unwrap();
-    p.write(video_unit(1040, false)).unwrap();
+    let next = warm_up(&p);
+    p.write(video_unit(next, false)).unwrap();
     let now = stream.now().unwrap();
     let anchor = stream.live().unwrap().session.anchor;
-    assert_eq!(now.pts, Duration::from_millis(1040));
-    assert_eq!(now.wall, anchor.wall + Duration::from_millis(40));
+    assert_eq!(now.pts, Duration::from_millis(next));
+    assert_eq!(now.wall, anchor.wall_at(Duration::from_millis(next)));
     drop(p);
     assert!(stream.now().is_none());
 }
@@ -108,7 +121,7 @@ fn a_closed_stream_refuses_writes_and_publishers() {
     let stream = Stream::new("s1");
     let p = stream.begin_publish("rtmp", "a").unwrap();
     p.set_tracks(tracks());
-    p.write(video_unit(0, true)).unwrap();
+    warm_up(&p);
     stream.close();
     assert_eq!(
         p.write(video_unit(40, false)).err(),
@@ -119,4 +132,25 @@ fn a_closed_stream_refuses_writes_and_publishers() {
         stream.begin_publish("rtmp", "b"),
         Err(PublishError::Closed(_))
     ));
+}
+
+#[test]
+fn anchor_is_the_least_delayed_unit_of_the_warm_up() {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+    let unit = |ms| video_unit(ms, false);
+    // The first frame arrived 120 ms late, then the sender caught up.
+    let held = vec![
+        (unit(0), t0 + Duration::from_millis(120)),
+        (unit(40), t0 + Duration::from_millis(125)),
+        (unit(80), t0 + Duration::from_millis(82)),
+        (unit(120), t0 + Duration::from_millis(123)),
+    ];
+    let anchor = least_delayed(&held);
+    assert_eq!(
+        anchor.wall_at(Duration::ZERO),
+        t0 + Duration::from_millis(2)
+    );
+    for (u, arrival) in &held {
+        assert!(anchor.wall_at(u.dts) <= *arrival);
+    }
 }
