@@ -42,7 +42,12 @@ pub(super) async fn run(
             Err(_) if now >= idle_at && session.finished() => return Ok(()),
             Err(_) if now >= idle_at => Err(RtmpError::IdleTimeout(idle)),
             Err(_) => session.tick(now.into_std(), &mut out),
-            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(0)) => {
+                if session.is_publishing() {
+                    tracing::warn!(%remote, "publisher vanished: connection closed without unpublish");
+                }
+                return Ok(());
+            }
             Ok(Ok(n)) => {
                 ctx.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 last_rx = now;

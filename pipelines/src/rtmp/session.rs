@@ -66,6 +66,11 @@ impl RtmpSession {
         self.finished
     }
 
+    /// A publisher is attached (published and not yet unpublished).
+    pub(super) fn is_publishing(&self) -> bool {
+        self.publisher.is_some()
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.media.next_deadline()
     }
