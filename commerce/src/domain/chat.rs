@@ -58,23 +58,25 @@ impl Commerce {
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
             let mut tx = p.begin().await?;
-            let ok = sqlx::query(
-                "INSERT INTO commerce_chat_last (stream_id, user_id, last_ms) VALUES ($1, $2, $3) \
-                 ON CONFLICT (stream_id, user_id) DO UPDATE SET last_ms = $3 \
-                 WHERE commerce_chat_last.last_ms <= $3 - $4 RETURNING last_ms",
-            )
-            .bind(stream_id)
-            .bind(&actor.user_id)
-            .bind(now)
-            .bind(slow)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if ok.is_none() {
-                tracing::info!(stream_id, user = %actor.user_id, "refused chat: slow mode");
-                return Err(CommerceError::refused(
-                    "slow_mode",
-                    format!("slow mode: one message every {} s", slow / 1000),
-                ));
+            if slow > 0 {
+                let ok = sqlx::query(
+                    "INSERT INTO commerce_chat_last (stream_id, user_id, last_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (stream_id, user_id) DO UPDATE SET last_ms = $3 \
+                     WHERE commerce_chat_last.last_ms <= $3 - $4 RETURNING last_ms",
+                )
+                .bind(stream_id)
+                .bind(&actor.user_id)
+                .bind(now)
+                .bind(slow)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if ok.is_none() {
+                    tracing::info!(stream_id, user = %actor.user_id, "refused chat: slow mode");
+                    return Err(CommerceError::refused(
+                        "slow_mode",
+                        format!("slow mode: one message every {} s", slow / 1000),
+                    ));
+                }
             }
             sqlx::query(
                 "INSERT INTO commerce_chat (id, stream_id, user_id, user_name, body, deleted, created_ms) \
