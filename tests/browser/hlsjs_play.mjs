@@ -80,6 +80,9 @@ async function startStatic() {
     } else if (path === '/hls.js') {
       res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
       res.end(hlsJs);
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
     } else {
       res.writeHead(404);
       res.end();
@@ -150,6 +153,7 @@ async function main() {
       label: o.label,
       url: o.url,
       seconds: o.seconds,
+      warmup: o.warmup,
       frames_first: first.frames,
       frames_last: last.frames,
       frames: samples.map((s) => s.frames),

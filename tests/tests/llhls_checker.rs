@@ -12,10 +12,10 @@ use serde_json::Value;
 use showroom_tests::clients::{ffmpeg_publish, gst_publish, FfmpegPublish};
 use showroom_tests::Engine;
 
-/// `llhls_check.py`: `$SHOWROOM_LLHLS_CHECK`, else `<repo>/../shared/tools/` (CI clones the repo
+/// `llhls_check.py`: `$LLHLS_CHECK_PY`, else `<repo>/../shared/tools/` (CI clones the repo
 /// beside `shared/`), else `/work/shared/tools/`.
 fn checker_path() -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("SHOWROOM_LLHLS_CHECK") {
+    if let Some(p) = std::env::var_os("LLHLS_CHECK_PY") {
         return Ok(p.into());
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -30,7 +30,7 @@ fn checker_path() -> anyhow::Result<PathBuf> {
         .with_context(|| {
             format!(
                 "llhls_check.py not found (looked at {candidates:?}); put shared/ beside the \
-                 repository or set SHOWROOM_LLHLS_CHECK"
+                 repository or set LLHLS_CHECK_PY"
             )
         })
 }
