@@ -223,6 +223,8 @@ pub struct Segmenter<T> {
     video_starts: VecDeque<Duration>,
     latest_video_dts: Option<Duration>,
     held_audio: VecDeque<(Duration, Duration, T)>,
+    /// Last DTS accepted per track (video, audio): DTS must strictly increase.
+    last_dts: [Option<Duration>; 2],
 }
 
 fn round_half_up(d: Duration) -> u32 {
@@ -250,6 +252,7 @@ impl<T> Segmenter<T> {
             video_starts: VecDeque::new(),
             latest_video_dts: None,
             held_audio: VecDeque::new(),
+            last_dts: [None, None],
         }
     }
 
@@ -276,6 +279,15 @@ impl<T> Segmenter<T> {
         payload: T,
         out: &mut Vec<Step<T>>,
     ) {
+        // cmafmux needs strictly increasing DTS and PTS >= DTS; a publisher that breaks this
+        // loses the unit rather than the muxer.
+        let slot = &mut self.last_dts[usize::from(track == TrackKind::Audio)];
+        if slot.is_some_and(|last| dts <= last) {
+            tracing::warn!(?track, ?dts, last = ?slot, "llhls: unit with non-increasing DTS dropped");
+            return;
+        }
+        *slot = Some(dts);
+        let pts = pts.max(dts);
         match track {
             TrackKind::Video => {
                 self.push_video(pts, dts, keyframe, payload, out);

@@ -213,3 +213,16 @@ fn leading_delta_frames_and_early_audio_are_dropped() {
     let kept: Vec<u32> = out.iter().map(|s| s.payload).collect();
     assert_eq!(kept, vec![2, 4, 3]);
 }
+
+#[test]
+fn non_increasing_dts_is_dropped_and_pts_clamped() {
+    let mut seg = Segmenter::new(&cfg(false));
+    let mut out = Vec::new();
+    seg.push(TrackKind::Video, ms(0.0), ms(0.0), true, 0, &mut out);
+    seg.push(TrackKind::Video, ms(33.0), ms(33.0), false, 1, &mut out);
+    seg.push(TrackKind::Video, ms(40.0), ms(33.0), false, 2, &mut out);
+    seg.push(TrackKind::Video, ms(20.0), ms(20.0), false, 3, &mut out);
+    seg.push(TrackKind::Video, ms(60.0), ms(67.0), false, 4, &mut out);
+    let kept: Vec<(u32, Duration)> = out.iter().map(|s| (s.payload, s.pts)).collect();
+    assert_eq!(kept, vec![(0, ms(0.0)), (1, ms(33.0)), (4, ms(67.0))]);
+}
