@@ -121,6 +121,7 @@ pub fn build_command(
 type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// A handler running command `kind` (mount it with `get(..)`, `post(..)`, ...).
+#[allow(clippy::type_complexity)] // the extractor list is the handler's signature
 pub fn command(
     kind: &'static str,
 ) -> impl Fn(
