@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use showroom_commerce::{Commerce, CommerceDb, Secrets as CommerceSecrets};
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::rtmp::{RtmpServer, RtmpStats};
 use tokio::net::TcpListener;
@@ -13,6 +14,7 @@ use crate::db::{Database, DbError};
 use crate::http::{self, AppState};
 use crate::registry::Registry;
 use crate::secrets::{self, Secrets};
+use crate::shop::ShopDirectory;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -31,6 +33,8 @@ pub enum EngineError {
     },
     #[error("http server: {0}")]
     Http(std::io::Error),
+    #[error("commerce: {0}")]
+    Commerce(#[from] showroom_commerce::CommerceError),
     #[error(transparent)]
     Gst(#[from] showroom_pipelines::gst_init::InitError),
 }
@@ -96,7 +100,29 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         registry,
         extra_metrics: Arc::new(extra_metrics),
     };
-    let app = http::router(state, Vec::new());
+    let shop_db = match &db {
+        Database::Sqlite(pool) => CommerceDb::Sqlite(pool.clone()),
+        Database::Postgres(pool) => CommerceDb::Postgres(pool.clone()),
+    };
+    let shop = Commerce::start(
+        config.commerce.clone(),
+        CommerceSecrets {
+            admin_key: state.secrets.admin_key.clone(),
+            jwt_secret: state.secrets.jwt_secret.clone(),
+        },
+        shop_db,
+        Arc::new(ShopDirectory(Arc::clone(&state.registry))),
+    )
+    .await?;
+    tracing::info!(
+        bus = if config.commerce.redis_url.is_some() {
+            "redis"
+        } else {
+            "in-process"
+        },
+        "commerce ready"
+    );
+    let app = http::router(state, shop, Vec::new());
 
     let addr = SocketAddr::new(config.http.bind, config.http.port);
     let listener = TcpListener::bind(addr)

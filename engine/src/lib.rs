@@ -9,7 +9,8 @@
 //! showroom serve
 //!   ├─ db::Database (SQLite default | PostgreSQL) ── registry::Registry (id/key → media bus)
 //!   ├─ RTMP server (showroom-pipelines) ── PublishTarget = Registry ──▶ Stream bus
-//!   └─ HTTP (axum): /api/v1/streams, /hls/{id}/…, /metrics, /healthz, commerce routes
+//!   ├─ commerce (showroom-commerce) ── StreamDirectory = shop::ShopDirectory(Registry)
+//!   └─ HTTP (axum): /api/v1/streams, /hls/{id}/…, /metrics, /healthz, commerce routes, /ws/{id}
 //! ```
 //! HTTP handlers reach streams only through the registry; ingest servers only through the
 //! `PublishTarget` trait their crate declares.
@@ -23,3 +24,4 @@ pub mod db;
 pub mod http;
 pub mod registry;
 pub mod secrets;
+pub mod shop;

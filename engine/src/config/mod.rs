@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use showroom_commerce::CommerceConfig;
 use showroom_pipelines::llhls::LlHlsConfig;
 use showroom_pipelines::rtmp::RtmpConfig;
 
@@ -30,6 +31,7 @@ pub struct Config {
     pub rtmp: RtmpListenConfig,
     pub llhls: LlHlsConfig,
     pub database: DatabaseConfig,
+    pub commerce: CommerceConfig,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             rtmp: RtmpListenConfig::default(),
             llhls: LlHlsConfig::default(),
             database: DatabaseConfig::default(),
+            commerce: CommerceConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: each module exposes a `router()`, merged here, and nothing else.
 
 mod auth;
+mod commerce;
 mod error;
 mod hls;
 pub mod metrics;
@@ -56,7 +57,11 @@ impl AppState {
 }
 
 /// The whole application router.
-pub fn router(state: AppState, extra: Vec<Router>) -> Router {
+pub fn router(
+    state: AppState,
+    shop: Arc<showroom_commerce::Commerce>,
+    extra: Vec<Router>,
+) -> Router {
     let registry = Arc::clone(&state.registry);
     let find_origin: hls::OriginFinder =
         Arc::new(move |id: &str| registry.get(id).map(|e| Arc::clone(&e.origin)));
@@ -64,7 +69,8 @@ pub fn router(state: AppState, extra: Vec<Router>) -> Router {
         .merge(streams::router())
         .merge(metrics::router())
         .with_state(state)
-        .merge(hls::router(find_origin));
+        .merge(hls::router(find_origin))
+        .merge(commerce::router(shop));
     for r in extra {
         app = app.merge(r);
     }
