@@ -7,5 +7,7 @@ scripts/deps.sh test
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The integration tests in tests/ spawn the real binary.
+cargo build -p showroom-engine --bin showroom
 # Integration tests run real encoders; two at a time fits a 2-core machine.
 cargo test --workspace --no-fail-fast -- --test-threads="${SHOWROOM_TEST_THREADS:-2}"
