@@ -132,3 +132,38 @@ async fn configured_admin_key_from_env() -> anyhow::Result<()> {
     assert!(!engine.data_dir.path().join("admin_key").exists());
     Ok(())
 }
+
+/// The same API on PostgreSQL (a real server started for the test): migrations run, streams
+/// persist across an engine restart, and a second engine on the same database sees them.
+#[tokio::test]
+async fn streams_persist_on_postgresql() -> anyhow::Result<()> {
+    let pg = showroom_tests::services::Postgres::start()?;
+    let url = pg.url();
+    let env = [
+        ("SHOWROOM_DATABASE__URL", url.as_str()),
+        ("SHOWROOM_ADMIN_KEY", "pg-admin-key"),
+    ];
+    let engine = Engine::start_with(&env).await?;
+    assert!(
+        engine.log().contains("backend=\"postgres\""),
+        "{}",
+        engine.log()
+    );
+    let s = engine.create_stream("On Postgres").await?;
+    let id = s["id"].as_str().unwrap().to_owned();
+
+    // A second engine on the same database finds the stream (another process created it).
+    let other = Engine::start_with(&env).await?;
+    assert_eq!(other.stream(&id).await?["title"], "On Postgres");
+    drop(other);
+
+    let dir = engine.stop();
+    let engine = Engine::start_in(dir, &env).await?;
+    assert_eq!(engine.stream(&id).await?["title"], "On Postgres");
+    let r = engine
+        .admin(Method::DELETE, &format!("/api/v1/streams/{id}"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 204);
+    Ok(())
+}
