@@ -64,13 +64,14 @@ async fn silent_publisher_is_dropped_after_the_idle_timeout() {
         .video(0, avc_header_tag())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..10u32 {
+    for i in 0..30u32 {
         client
             .video(i * 33, avc_frame_tag(i == 0))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    // No audio and no metadata: the session starts video-only after the 1 s audio wait.
+    // No audio and no metadata: the session starts video-only after the 1 s audio wait
+    // (and the bus's 500 ms clock warm-up, which 1 s of frames covers).
     let start = wait_start(&mut reader, Duration::from_secs(3)).await;
     assert_eq!(start.tracks.len(), 1);
     let silent_from = tokio::time::Instant::now();
@@ -136,4 +137,33 @@ async fn timestamps_continue_past_the_32_bit_wrap() {
     assert_eq!(dts[0], u64::from(first));
     assert!(dts.windows(2).all(|p| p[1] - p[0] == 33), "{dts:?}");
     assert!(dts[39] > u64::from(u32::MAX));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_stream_ends_its_rtmp_publisher() {
+    let srv = server(&["k1"], test_config()).await;
+    let mut reader = srv.stream("k1").subscribe("test", 8192);
+    let ffmpeg = ffmpeg_light(&srv.url("k1"), 20);
+    let _ = wait_start(&mut reader, Duration::from_secs(20)).await;
+    srv.stream("k1").close();
+    let (ok, stderr) = finish(ffmpeg, Duration::from_secs(10)).await;
+    assert!(
+        !ok && stderr.contains("was closed"),
+        "ffmpeg after close: {stderr}"
+    );
+    srv.wait_refused(RefusalKind::StreamClosed, 1).await;
+    loop {
+        match next(&mut reader, Duration::from_secs(5)).await {
+            Some(Event::Unit(_)) => {}
+            Some(Event::End { epoch: 1 }) => break,
+            other => panic!("expected End, got {other:?}"),
+        }
+    }
+    let again = ffmpeg_light(&srv.url("k1"), 2);
+    let (ok, stderr) = finish(again, Duration::from_secs(10)).await;
+    assert!(
+        !ok && stderr.contains("was closed"),
+        "publish to a closed stream: {stderr}"
+    );
+    srv.wait_refused(RefusalKind::StreamClosed, 2).await;
 }

@@ -86,6 +86,7 @@ impl RtmpError {
                 RefusalKind::UnsupportedCodec
             }
             RtmpError::Media(MediaError::NoVideo(_)) => RefusalKind::NoVideo,
+            RtmpError::Media(MediaError::Bus(PublishError::Closed(_))) => RefusalKind::StreamClosed,
             RtmpError::Media(_) => RefusalKind::Protocol,
         }
     }

@@ -72,7 +72,7 @@ impl RtmpSession {
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.media.next_deadline()
+        self.publisher.as_ref().and(self.media.next_deadline())
     }
 
     /// Feeds received bytes. On a refusal, the status for the peer is already in `out`.
@@ -200,6 +200,13 @@ impl RtmpSession {
             }
             ServerSessionEvent::PublishStreamFinished { .. } => self.finish("deleteStream"),
             ServerSessionEvent::PlayStreamRequested { .. } => return Err(RtmpError::Play),
+            ServerSessionEvent::StreamMetadataChanged { .. }
+            | ServerSessionEvent::VideoDataReceived { .. }
+            | ServerSessionEvent::AudioDataReceived { .. }
+                if self.publisher.is_none() =>
+            {
+                // Media after FCUnpublish: the session is over, nothing goes to the bus.
+            }
             ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
                 let r = self
                     .media

@@ -21,12 +21,14 @@ pub enum RefusalKind {
     NoVideo,
     /// RTMP playback requested (not served).
     Play,
+    /// The engine closed the stream while (or before) it was published.
+    StreamClosed,
     /// The peer reset the connection or an I/O error occurred.
     Io,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 11] = [
+    pub const ALL: [RefusalKind; 12] = [
         RefusalKind::Handshake,
         RefusalKind::HandshakeTimeout,
         RefusalKind::IdleTimeout,
@@ -37,6 +39,7 @@ impl RefusalKind {
         RefusalKind::UnsupportedCodec,
         RefusalKind::NoVideo,
         RefusalKind::Play,
+        RefusalKind::StreamClosed,
         RefusalKind::Io,
     ];
 
@@ -53,11 +56,13 @@ impl RefusalKind {
             RefusalKind::UnsupportedCodec => "unsupported_codec",
             RefusalKind::NoVideo => "no_video",
             RefusalKind::Play => "play",
+            RefusalKind::StreamClosed => "stream_closed",
             RefusalKind::Io => "io",
         }
     }
 
     fn index(self) -> usize {
+        // `ALL` lists every variant in declaration order.
         self as usize
     }
 }
@@ -93,5 +98,26 @@ impl RtmpStats {
     pub(super) fn count_refusal(&self, kind: RefusalKind) {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
         self.refusals[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_counter_and_label() {
+        let stats = RtmpStats::default();
+        for (i, kind) in RefusalKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            stats.count_refusal(*kind);
+        }
+        let labels: std::collections::HashSet<_> = stats.refusals().map(|(l, _)| l).collect();
+        assert_eq!(labels.len(), RefusalKind::ALL.len());
+        assert!(stats.refusals().all(|(_, n)| n == 1));
+        assert_eq!(
+            stats.connections_refused.load(Ordering::Relaxed),
+            RefusalKind::ALL.len() as u64
+        );
     }
 }
