@@ -17,6 +17,8 @@ pub struct Answer {
 
 /// A keep-alive connection that reconnects when the server closed it.
 pub struct Conn {
+    /// Send `Accept-Encoding: gzip` (the body is then not decoded, only timed).
+    pub gzip: bool,
     addr: SocketAddr,
     host: String,
     stream: Option<TcpStream>,
@@ -26,6 +28,7 @@ pub struct Conn {
 impl Conn {
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
         let mut c = Self {
+            gzip: false,
             addr,
             host: addr.to_string(),
             stream: None,
@@ -50,8 +53,13 @@ impl Conn {
             self.connect().await?;
         }
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: hls_held\r\nAccept: */*\r\n\r\n",
-            self.host
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: hls_held\r\nAccept: */*\r\n{}\r\n",
+            self.host,
+            if self.gzip {
+                "Accept-Encoding: gzip\r\n"
+            } else {
+                ""
+            }
         );
         let Some(stream) = self.stream.as_mut() else {
             bail!("not connected");

@@ -1,10 +1,12 @@
 //! hls_held: thousands of concurrent blocking LL-HLS playlist requests on one stream.
 //!
-//! `hls_held URL [--clients 2000] [--parts 20] [--pid ENGINE_PID]`
+//! `hls_held URL [--clients 2000] [--parts 20] [--pid ENGINE_PID] [--gzip]`
 //!
 //! URL is a multivariant or media playlist on a loopback origin. Each simulated viewer keeps one
-//! HTTP/1.1 connection. For each of `--parts` rounds, every viewer asks at once for the next part
-//! (`_HLS_msn`/`_HLS_part`), the origin holds them all, and answers when the part exists. Per
+//! HTTP/1.1 connection. For each of `--parts` rounds, a control connection reads the playlist,
+//! then every viewer asks at once for the part after the newest (`_HLS_msn`/`_HLS_part`), the
+//! origin holds them all, and answers when the part exists (`--gzip`: with
+//! `Accept-Encoding: gzip`, as browsers send). Per
 //! part: how long the first answer was held, and the spread of the answers against the first
 //! (target: all within 50 ms). With `--pid`, the engine's CPU% and RSS (from /proc) over the run.
 //! Prints one line per part, a JSON summary line, and a final `hls_held:` line.
@@ -27,6 +29,7 @@ struct Args {
     clients: usize,
     parts: usize,
     pid: Option<u32>,
+    gzip: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -35,6 +38,7 @@ fn parse_args() -> anyhow::Result<Args> {
         clients: 2000,
         parts: 20,
         pid: None,
+        gzip: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -43,13 +47,14 @@ fn parse_args() -> anyhow::Result<Args> {
             "--clients" => a.clients = value()?.parse()?,
             "--parts" => a.parts = value()?.parse()?,
             "--pid" => a.pid = Some(value()?.parse()?),
+            "--gzip" => a.gzip = true,
             s if s.starts_with("--") => bail!("unknown option {s}"),
             s => a.url = s.to_owned(),
         }
     }
     ensure!(
         !a.url.is_empty(),
-        "usage: hls_held URL [--clients N] [--parts N] [--pid PID]"
+        "usage: hls_held URL [--clients N] [--parts N] [--pid PID] [--gzip]"
     );
     ensure!(
         a.clients > 0 && a.parts > 0,
@@ -87,7 +92,6 @@ struct Report {
     viewer: usize,
     status: u16,
     done: Instant,
-    body: Option<Vec<u8>>,
 }
 
 /// One viewer: waits for each round's path, asks for it, reports the answer.
@@ -104,7 +108,6 @@ async fn viewer(
                 viewer: id,
                 status: a.status,
                 done: a.done,
-                body: (id == 0).then_some(a.body),
             }),
             Err(e) => Err(format!("viewer {id}: {e:#}")),
         };
@@ -142,15 +145,18 @@ async fn main() -> anyhow::Result<()> {
         ensure!(media.status == 200, "GET {path}: {}", media.status);
         text = String::from_utf8_lossy(&media.body).into_owned();
     }
-    let mut next = playlist::next_part(&text).context("media playlist has no MEDIA-SEQUENCE")?;
+    playlist::next_part(&text).context("media playlist has no MEDIA-SEQUENCE")?;
 
     eprintln!("hls_held: opening {} connections to {addr}", args.clients);
     let (round_tx, round_rx) = watch::channel(Arc::new(String::new()));
+    let gzip = args.gzip;
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     for batch in (0..args.clients).collect::<Vec<_>>().chunks(100) {
         let conns = futures_join(batch.iter().map(|_| Conn::open(addr))).await;
         for (id, conn) in batch.iter().zip(conns) {
-            tokio::spawn(viewer(*id, conn?, round_rx.clone(), report_tx.clone()));
+            let mut conn = conn?;
+            conn.gzip = gzip;
+            tokio::spawn(viewer(*id, conn, round_rx.clone(), report_tx.clone()));
         }
     }
     drop(report_tx);
@@ -161,24 +167,21 @@ async fn main() -> anyhow::Result<()> {
     let (mut errors, mut non_200, mut not_held) = (0usize, 0usize, 0usize);
     let t_run = Instant::now();
     for _ in 0..args.parts {
-        let (msn, part) = next;
+        let now = control.get(&path).await?;
+        ensure!(now.status == 200, "GET {path}: {}", now.status);
+        let (msn, part) = playlist::next_part(&String::from_utf8_lossy(&now.body))
+            .context("answer is not a media playlist")?;
         let query = format!("{path}?_HLS_msn={msn}&_HLS_part={part}");
         let sent = Instant::now();
         round_tx.send(Arc::new(query))?;
         let mut done = Vec::with_capacity(args.clients);
-        let mut body = None;
         for _ in 0..args.clients {
             let r = tokio::time::timeout(Duration::from_secs(15), reports.recv())
                 .await
                 .context("a viewer gave no answer in 15 s")?
                 .context("viewers gone")?;
             match r {
-                Ok(rep) if rep.status == 200 => {
-                    done.push(rep.done);
-                    if rep.viewer == 0 {
-                        body = rep.body;
-                    }
-                }
+                Ok(rep) if rep.status == 200 => done.push(rep.done),
                 Ok(rep) => {
                     non_200 += 1;
                     eprintln!("viewer {}: HTTP {}", rep.viewer, rep.status);
@@ -210,26 +213,25 @@ async fn main() -> anyhow::Result<()> {
         spreads.push(max);
         p95s.push(p95);
         holds.push(held);
-        let text = body.context("viewer 0 got no playlist")?;
-        next = playlist::next_part(&String::from_utf8_lossy(&text))
-            .context("answer is not a media playlist")?;
-        ensure!(
-            next > (msn, part),
-            "playlist did not advance past {msn}.{part}"
-        );
     }
     let wall = t_run.elapsed().as_secs_f64();
-    let cpu_pct = cpu.map(|c| c.percent()).transpose()?;
+    let cpu_pct = cpu.as_ref().map(|c| c.percent()).transpose()?;
+    let answers = (args.clients * args.parts - errors - non_200) as f64;
+    let cpu_per_1k = cpu
+        .as_ref()
+        .map(|c| c.seconds())
+        .transpose()?
+        .map(|s| s * 1000.0 / answers.max(1.0) * 1000.0);
     spreads.sort_by(f64::total_cmp);
     p95s.sort_by(f64::total_cmp);
     holds.sort_by(f64::total_cmp);
     let within = spreads.iter().filter(|s| **s <= 50.0).count();
     println!(
-        "{{\"tool\":\"hls_held\",\"clients\":{},\"parts\":{},\"wall_s\":{wall:.1},\
+        "{{\"tool\":\"hls_held\",\"gzip\":{gzip},\"clients\":{},\"parts\":{},\"wall_s\":{wall:.1},\
          \"spread_last_ms\":{{\"p50\":{:.1},\"p95\":{:.1},\"max\":{:.1}}},\
          \"spread_p95_ms\":{{\"p50\":{:.1},\"max\":{:.1}}},\"held_first_ms\":{{\"p50\":{:.1}}},\
          \"parts_within_50ms\":{within},\"not_held_rounds\":{not_held},\"errors\":{errors},\"non_200\":{non_200},\
-         \"engine_cpu_pct\":{},\"engine_rss_peak_mib\":{}}}",
+         \"engine_cpu_pct\":{},\"engine_cpu_ms_per_1k_answers\":{},\"engine_rss_peak_mib\":{}}}",
         args.clients,
         args.parts,
         pct(&spreads, 50.0),
@@ -239,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
         pct(&p95s, 100.0),
         pct(&holds, 50.0),
         cpu_pct.map_or("null".into(), |c| format!("{c:.1}")),
+        cpu_per_1k.map_or("null".into(), |c| format!("{c:.1}")),
         if args.pid.is_some() { format!("{rss_peak:.1}") } else { "null".into() },
     );
     println!(

@@ -51,6 +51,11 @@ impl CpuWindow {
         })
     }
 
+    /// CPU seconds used since `start`.
+    pub fn seconds(&self) -> anyhow::Result<f64> {
+        Ok(cpu_seconds(self.pid)? - self.cpu0)
+    }
+
     /// Percent of one core used since `start` (200 = both cores of a 2-core machine).
     pub fn percent(&self) -> anyhow::Result<f64> {
         let wall = self.t0.elapsed().as_secs_f64().max(1e-3);
