@@ -75,7 +75,8 @@ async fn second_publisher_is_refused_and_the_first_keeps_flowing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_only_publish_is_refused() {
     let (srv, w) = setup().await;
-    let child = ffmpeg_publish(&srv.url("k1"), "320x180", &["-vn"], &["-c:a", "aac"], 3);
+    // Audio alone is refused after `video_wait` (3 s), so publish longer than that.
+    let child = ffmpeg_publish(&srv.url("k1"), "320x180", &["-vn"], &["-c:a", "aac"], 8);
     let (ok, stderr) = finish(child, Duration::from_secs(20)).await;
     assert!(!ok && stderr.contains("no video"), "ffmpeg -vn: {stderr}");
     srv.wait_refused(RefusalKind::NoVideo, 1).await;

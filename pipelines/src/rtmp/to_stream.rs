@@ -40,6 +40,8 @@ pub struct ToStream {
     audio: Option<(Bytes, AudioInfo)>,
     video_cfg_at: Option<Instant>,
     first_media_at: Option<Instant>,
+    /// DTS (ms) of the first audio tag, to measure audio-only media time.
+    first_audio_dts: Option<i64>,
     /// `Some(has_audio)` once the tracks are out.
     decided: Option<bool>,
     pending: VecDeque<Unit>,
@@ -61,6 +63,7 @@ impl ToStream {
             audio: None,
             video_cfg_at: None,
             first_media_at: None,
+            first_audio_dts: None,
             decided: None,
             pending: VecDeque::new(),
             pending_bytes: 0,
@@ -70,20 +73,21 @@ impl ToStream {
         }
     }
 
-    /// onMetaData: refuses non-H.264/AAC codec ids and metadata that announces no video.
+    /// onMetaData: refuses non-H.264/AAC codec ids at once.
+    ///
+    /// A codec id that is *missing* proves nothing: GStreamer's `flvmux` writes onMetaData as
+    /// soon as its first pad has caps, so it often lists only audio (or only video) although
+    /// both follow. Missing video is refused only after `video_wait` of media without video;
+    /// missing audio is waited for (`audio_wait`) like a publish without metadata.
     pub fn on_metadata(&mut self, meta: &StreamMetadata, now: Instant) -> Result<(), MediaError> {
-        match meta.video_codec_id {
-            Some(id) => flv::check_meta_video(id).map_err(MediaError::UnsupportedVideo)?,
-            None if meta.video_width.is_none() && meta.video_height.is_none() => {
-                return Err(MediaError::NoVideo("onMetaData announces no video track"));
-            }
-            None => {}
+        if let Some(id) = meta.video_codec_id {
+            flv::check_meta_video(id).map_err(MediaError::UnsupportedVideo)?;
         }
         if let Some(id) = meta.audio_codec_id {
             flv::check_meta_audio(id).map_err(MediaError::UnsupportedAudio)?;
         }
         if self.decided.is_none() {
-            self.expect_audio = Some(meta.audio_codec_id.is_some());
+            self.expect_audio = meta.audio_codec_id.map(|_| true);
             self.meta_size = meta.video_width.zip(meta.video_height);
             self.framerate = meta.video_frame_rate.and_then(framerate);
         }
@@ -134,6 +138,16 @@ impl ToStream {
     pub fn on_audio(&mut self, ts: u32, data: &Bytes, now: Instant) -> Result<(), MediaError> {
         let dts = self.timeline.unwrap(ts);
         self.first_media_at.get_or_insert(now);
+        // Audio spanning `video_wait` of media time with no video is refused even if it came
+        // faster than real time (a burst would otherwise end before the wall-clock wait).
+        let first = *self.first_audio_dts.get_or_insert(dts);
+        if self.video_cfg_at.is_none()
+            && u64::try_from(dts - first).unwrap_or(0) >= self.video_wait.as_millis() as u64
+        {
+            return Err(MediaError::NoVideo(
+                "media is flowing but no H.264 sequence header arrived",
+            ));
+        }
         match flv::parse_audio(data)? {
             AudioTag::Unsupported(name) => return Err(MediaError::UnsupportedAudio(name)),
             AudioTag::Ignored => {}

@@ -97,21 +97,28 @@ fn starts_video_only_after_the_audio_wait() {
 }
 
 #[test]
-fn metadata_decides_without_waiting_and_refuses_no_video() {
+fn metadata_refuses_bad_codecs_at_once_but_missing_ids_only_after_waiting() {
     let t0 = Instant::now();
+    // Video-only metadata (flvmux writes it before its audio pad has caps): audio may follow.
     let mut meta = StreamMetadata::new();
     meta.video_codec_id = Some(7);
     meta.video_frame_rate = Some(29.97);
     let mut s = core();
     s.on_metadata(&meta, t0).unwrap_or_default();
     s.on_video(0, &avc_header(), t0).unwrap_or_default();
+    assert!(drain(&mut s).is_empty(), "waits for audio");
+    s.on_tick(t0 + Duration::from_secs(1)).unwrap_or_default();
     let out = drain(&mut s);
     assert!(matches!(&out[..], [Output::Tracks(t)] if t[0].framerate == Some((30000, 1001))));
 
+    // Audio-only metadata is not a refusal by itself; audio without video for video_wait is.
     let mut audio_only = StreamMetadata::new();
     audio_only.audio_codec_id = Some(10);
+    let mut s = core();
+    assert!(s.on_metadata(&audio_only, t0).is_ok());
+    s.on_audio(0, &aac_header(), t0).unwrap_or_default();
     assert!(matches!(
-        core().on_metadata(&audio_only, t0),
+        s.on_tick(t0 + Duration::from_secs(3)),
         Err(MediaError::NoVideo(_))
     ));
     let mut hevc = StreamMetadata::new();
