@@ -13,11 +13,9 @@ run_pkgs=(
 test_pkgs=(ffmpeg redis-server postgresql chromium python3 nginx-light libnginx-mod-rtmp procps)
 
 want=("${run_pkgs[@]}")
-if [ "${1:-run}" = "test" ]; then
-  want+=("${test_pkgs[@]}")
-  # Browser tests use node + npm (hls.js, playwright-core); Debian's only if none is on PATH.
-  command -v npm >/dev/null || want+=(nodejs npm)
-fi
+# The web client is built with node + npm; Debian's only if none is on PATH.
+command -v npm >/dev/null || want+=(nodejs npm)
+[ "${1:-run}" = "test" ] && want+=("${test_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

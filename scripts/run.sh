@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh run
+scripts/web.sh
 cargo build --release -p showroom-engine
 exec target/release/showroom serve --config configs/default.toml "$@"

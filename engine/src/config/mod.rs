@@ -32,6 +32,22 @@ pub struct Config {
     pub llhls: LlHlsConfig,
     pub database: DatabaseConfig,
     pub commerce: CommerceConfig,
+    pub web: WebConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// The built web client (`npm run build` in web-client/).
+    pub dir: PathBuf,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("web-client/dist"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -49,6 +65,7 @@ impl Default for Config {
             llhls: LlHlsConfig::default(),
             database: DatabaseConfig::default(),
             commerce: CommerceConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod commerce;
 mod error;
 mod hls;
 pub mod metrics;
+mod pages;
 mod streams;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn router(
     shop: Arc<showroom_commerce::Commerce>,
     extra: Vec<Router>,
 ) -> Router {
+    let pages_dir = state.config.web.dir.clone();
     let registry = Arc::clone(&state.registry);
     let find_origin: hls::OriginFinder =
         Arc::new(move |id: &str| registry.get(id).map(|e| Arc::clone(&e.origin)));
@@ -70,7 +72,8 @@ pub fn router(
         .merge(metrics::router())
         .with_state(state)
         .merge(hls::router(find_origin))
-        .merge(commerce::router(shop));
+        .merge(commerce::router(shop))
+        .merge(pages::router(pages_dir));
     for r in extra {
         app = app.merge(r);
     }
