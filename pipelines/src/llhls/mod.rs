@@ -11,16 +11,20 @@
 //! [`OriginError::NotLive`] until the first segment is complete, because TARGETDURATION and
 //! PART-TARGET are fixed from it and never change afterwards.
 
+mod chunks;
 pub mod codecs;
 pub mod config;
+mod cutter;
 pub mod daterange;
 pub mod error;
 mod from_stream;
 pub mod origin;
+mod origin_feed;
 pub mod packager;
 pub mod playlist;
 pub mod request;
 pub mod segmenter;
+mod state;
 mod store;
 
 pub use config::LlHlsConfig;

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use gst::prelude::*;
 use parking_lot::Mutex;
@@ -53,14 +53,14 @@ impl From<gst::StateChangeError> for PackagerError {
     }
 }
 
-type Sink = Arc<dyn Fn(Output) + Send + Sync>;
+pub(super) type Sink = Arc<dyn Fn(Output) + Send + Sync>;
 
 #[derive(Default)]
-struct Shared {
+pub(super) struct Shared {
     /// DTS of buffers that must be preceded by a split event, and whether it is a chunk.
-    splits: VecDeque<(gst::ClockTime, bool)>,
+    pub(super) splits: VecDeque<(gst::ClockTime, bool)>,
     /// Parts closed by the segmenter whose bytes cmafmux has not emitted yet.
-    metas: VecDeque<ClosedPart>,
+    pub(super) metas: VecDeque<ClosedPart>,
 }
 
 /// A running packager graph for one track.
@@ -70,6 +70,7 @@ pub struct Packager {
     appsrc: gst_app::AppSrc,
     shared: Arc<Mutex<Shared>>,
     frame: Option<Duration>,
+    refused: std::sync::atomic::AtomicBool,
 }
 
 fn caps_for(track: &Track) -> Result<gst::Caps, PackagerError> {
@@ -160,7 +161,7 @@ impl Packager {
         let parsed = parser
             .static_pad("src")
             .ok_or_else(|| PackagerError::Gst("parser without src pad".into()))?;
-        install_sink(&appsink, Arc::clone(&shared), sink, name.clone(), parsed);
+        super::chunks::install_sink(&appsink, Arc::clone(&shared), sink, name.clone(), parsed);
 
         let bus = pipeline
             .bus()
@@ -196,6 +197,7 @@ impl Packager {
             appsrc,
             shared,
             frame,
+            refused: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -235,7 +237,13 @@ impl Packager {
             }
         }
         if let Err(e) = self.appsrc.push_buffer(buffer) {
-            tracing::warn!(error = ?e, track = ?self.kind, "llhls: appsrc refused a buffer");
+            // Once the graph failed (logged by the bus task) every push fails: warn once.
+            if !self
+                .refused
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(error = ?e, track = ?self.kind, "llhls: appsrc refused a buffer, track stalls until the next session");
+            }
         }
     }
 
@@ -287,84 +295,4 @@ fn install_split_probe(
         gst::PadProbeReturn::Ok
     });
     Ok(())
-}
-
-fn install_sink(
-    appsink: &gst_app::AppSink,
-    shared: Arc<Mutex<Shared>>,
-    sink: Sink,
-    name: String,
-    parsed: gst::Pad,
-) {
-    let eos_sink = Arc::clone(&sink);
-    appsink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |appsink| {
-                let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let mut buffers: Vec<gst::Buffer> = Vec::new();
-                if let Some(list) = sample.buffer_list() {
-                    buffers.extend(list.iter().map(|b| b.to_owned()));
-                } else if let Some(b) = sample.buffer() {
-                    buffers.push(b.to_owned());
-                }
-                split_output(&buffers, &shared, &sink, &name, &parsed);
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .eos(move |_| eos_sink(Output::Eos))
-            .build(),
-    );
-}
-
-/// Cuts cmafmux output into the init segment and parts (each part starts with a header buffer
-/// holding `styp`/`moof`), and pairs each part with the segmenter's description.
-fn split_output(
-    buffers: &[gst::Buffer],
-    shared: &Mutex<Shared>,
-    sink: &Sink,
-    name: &str,
-    parsed: &gst::Pad,
-) {
-    let mut current: Option<BytesMut> = None;
-    let flush = |bytes: BytesMut| {
-        let meta = shared.lock().metas.pop_front();
-        match meta {
-            Some(meta) => sink(Output::Part(meta, bytes.freeze())),
-            None => tracing::error!(
-                pipeline = name,
-                "llhls: cmafmux emitted a part the segmenter did not close"
-            ),
-        }
-    };
-    for buffer in buffers {
-        let Ok(map) = buffer.map_readable() else {
-            continue;
-        };
-        let data = map.as_slice();
-        let kind = data.get(4..8).unwrap_or_default();
-        let header = buffer.flags().contains(gst::BufferFlags::HEADER);
-        if header && kind == b"ftyp" {
-            sink(Output::Init(
-                Bytes::copy_from_slice(data),
-                parsed.current_caps(),
-            ));
-            continue;
-        }
-        if header && (kind == b"moof" || kind == b"styp") {
-            if let Some(done) = current.take() {
-                flush(done);
-            }
-            current = Some(BytesMut::from(data));
-            continue;
-        }
-        match current.as_mut() {
-            Some(c) => c.extend_from_slice(data),
-            None => tracing::warn!(
-                pipeline = name,
-                "llhls: media data before any part header dropped"
-            ),
-        }
-    }
-    if let Some(done) = current.take() {
-        flush(done);
-    }
 }

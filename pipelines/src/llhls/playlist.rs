@@ -3,7 +3,8 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::store::{Rendition, State};
+use super::state::State;
+use super::store::Rendition;
 use crate::unit::TrackKind;
 
 const PDT_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(

@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::cutter::Cutter;
 use crate::unit::TrackKind;
 
 const MS: Duration = Duration::from_millis(1);
@@ -79,136 +80,6 @@ pub struct SegmenterConfig {
     pub audio_frame: Option<Duration>,
     pub has_video: bool,
     pub has_audio: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct OpenPart {
-    start_dts: Duration,
-    start_pts: Duration,
-    independent: bool,
-    first_of_segment: bool,
-}
-
-#[derive(Debug)]
-struct Cutter {
-    kind: TrackKind,
-    frame: Option<Duration>,
-    default_frame: Duration,
-    first_dts: Option<Duration>,
-    last_dts: Duration,
-    count: u64,
-    wanted: Duration,
-    limit: Option<Duration>,
-    per_part: Option<u32>,
-    open: Option<OpenPart>,
-    seg_start_dts: Duration,
-    part_index: u32,
-    frames_in_part: u32,
-}
-
-impl Cutter {
-    fn new(
-        kind: TrackKind,
-        frame: Option<Duration>,
-        wanted: Duration,
-        limit: Option<Duration>,
-    ) -> Self {
-        let default_frame = match kind {
-            TrackKind::Video => Duration::from_nanos(1_000_000_000 / 30),
-            TrackKind::Audio => Duration::from_nanos(1024 * 1_000_000_000 / 48_000),
-        };
-        Self {
-            kind,
-            frame,
-            default_frame,
-            first_dts: None,
-            last_dts: Duration::ZERO,
-            count: 0,
-            wanted,
-            limit,
-            per_part: None,
-            open: None,
-            seg_start_dts: Duration::ZERO,
-            part_index: 0,
-            frames_in_part: 0,
-        }
-    }
-
-    fn observe(&mut self, dts: Duration) {
-        if self.first_dts.is_none() {
-            self.first_dts = Some(dts);
-        }
-        self.last_dts = self.last_dts.max(dts);
-        self.count += 1;
-    }
-
-    /// Frame duration: known, else the mean DTS delta so far.
-    fn frame(&self) -> Duration {
-        if let Some(f) = self.frame {
-            return f;
-        }
-        match self.first_dts {
-            Some(first) if self.count >= 2 && self.last_dts > first => {
-                (self.last_dts - first) / (self.count - 1) as u32
-            }
-            _ => self.default_frame,
-        }
-    }
-
-    /// Frames per part, decided once the frame duration is known or estimated from 8 frames.
-    fn per_part(&mut self) -> u32 {
-        if let Some(n) = self.per_part {
-            return n;
-        }
-        let settled = self.frame.is_some() || self.count >= 8;
-        let fd = self.frame().max(MS);
-        let mut n = ((self.wanted.as_secs_f64() / fd.as_secs_f64()).round() as u32).max(1);
-        if let Some(limit) = self.limit {
-            while n > 1 && fd * n + MS > limit {
-                n -= 1;
-            }
-        }
-        if settled {
-            self.per_part = Some(n);
-        }
-        n
-    }
-
-    fn nominal(&mut self) -> Duration {
-        let n = self.per_part();
-        self.frame() * n
-    }
-
-    fn start(&mut self, dts: Duration, pts: Duration, independent: bool, first: bool) {
-        if first {
-            self.seg_start_dts = dts;
-            self.part_index = 0;
-        } else {
-            self.part_index += 1;
-        }
-        self.frames_in_part = 0;
-        self.open = Some(OpenPart {
-            start_dts: dts,
-            start_pts: pts,
-            independent,
-            first_of_segment: first,
-        });
-    }
-
-    fn close(&mut self, end_dts: Duration, last: bool, target: Option<u32>) -> Option<ClosedPart> {
-        let open = self.open.take()?;
-        let nominal = self.nominal();
-        Some(ClosedPart {
-            track: self.kind,
-            start_pts: open.start_pts,
-            duration: end_dts.saturating_sub(open.start_dts),
-            independent: open.independent,
-            first_of_segment: open.first_of_segment,
-            last_of_segment: last,
-            nominal,
-            target_duration: target,
-        })
-    }
 }
 
 /// Decides the cuts of one publish session.
