@@ -201,3 +201,7 @@ pub fn multivariant(state: &State) -> Option<String> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+#[path = "playlist_tests.rs"]
+mod tests;

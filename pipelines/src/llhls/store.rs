@@ -197,7 +197,9 @@ impl Rendition {
             return false;
         }
         if self.part_target.is_none() {
-            let nominal = meta.nominal.max(meta.duration) + Duration::from_millis(1);
+            // N whole frames plus 1 ms for millisecond timestamps (the first part's own
+            // duration may be off: a PART-TARGET above the steady parts would make them "short").
+            let nominal = meta.nominal + Duration::from_millis(1);
             self.part_target = Some((nominal.as_secs_f64() * 1000.0).ceil() / 1000.0);
         }
         if meta.first_of_segment || self.open().is_none() {
