@@ -85,6 +85,18 @@ async fn ffmpeg_publish_goes_live_with_codecs_and_survives_bad_peers() -> anyhow
         .await?;
     let _again = ffmpeg_publish(&engine.rtmp_url(key), &FfmpegPublish::default());
     engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    // HLS continues across the reconnect, with a discontinuity and a new init segment.
+    let playlist = engine.url(&format!("/hls/{id}/video.m3u8"));
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = engine.http.get(&playlist).send().await?.text().await?;
+        if text.contains("#EXT-X-DISCONTINUITY\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+    assert_eq!(text.matches("#EXT-X-MAP:").count(), 2, "{text}");
     let log = engine.log();
     assert!(log.contains("unknown stream key"), "log names the reason");
     Ok(())

@@ -167,3 +167,18 @@ async fn streams_persist_on_postgresql() -> anyhow::Result<()> {
     assert_eq!(r.status(), 204);
     Ok(())
 }
+
+#[tokio::test]
+async fn json_logs_on_request() -> anyhow::Result<()> {
+    let engine = Engine::start_with(&[("SHOWROOM_LOG__FORMAT", "json")]).await?;
+    engine.create_stream("logged").await?;
+    let log = engine.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    assert!(log.contains("\"stream created\""), "{log}");
+    Ok(())
+}
