@@ -75,16 +75,20 @@ impl Drop for OpenGuard {
     }
 }
 
-async fn connection(tcp: tokio::net::TcpStream, remote: SocketAddr, ctx: Arc<Ctx>) {
+async fn connection(mut tcp: tokio::net::TcpStream, remote: SocketAddr, ctx: Arc<Ctx>) {
     ctx.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     let _open = OpenGuard(Arc::clone(&ctx.stats));
     tracing::debug!(%remote, "rtmp connection accepted");
-    match conn::run(tcp, remote, Arc::clone(&ctx)).await {
+    let mut out = Vec::with_capacity(4096);
+    match conn::run(&mut tcp, remote, Arc::clone(&ctx), &mut out).await {
         Ok(()) => tracing::info!(%remote, "rtmp connection closed"),
         Err(e) => {
             let kind = e.kind();
             ctx.stats.count_refusal(kind);
             tracing::warn!(%remote, reason = %e, kind = kind.label(), "rtmp connection refused or ended");
+            if !out.is_empty() {
+                conn::close_refused(&mut tcp, &mut out).await;
+            }
         }
     }
 }
