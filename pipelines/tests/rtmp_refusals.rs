@@ -251,3 +251,37 @@ async fn malformed_metadata_closes_only_that_connection() {
     assert_good_publish(&srv, "k1").await;
     w.check(WITNESS_SECS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_flood_is_cut_off() {
+    use rml_rtmp::messages::RtmpMessage;
+    use rml_rtmp::rml_amf0::Amf0Value;
+    let (srv, w) = setup().await;
+    let (mut tcp, _) = handshake(srv.addr).await;
+    let mut ser = ChunkSerializer::new();
+    let mut wire = Vec::new();
+    for i in 0..300 {
+        let message = RtmpMessage::Amf0Command {
+            command_name: "createStream".to_owned(),
+            transaction_id: f64::from(i),
+            command_object: Amf0Value::Null,
+            additional_arguments: Vec::new(),
+        };
+        let payload = message
+            .into_message_payload(RtmpTimestamp::new(0), 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let packet = ser
+            .serialize(&payload, true, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        wire.extend(packet.bytes);
+    }
+    // The server may close while we are still writing.
+    let _ = tcp.write_all(&wire).await;
+    assert!(
+        closed_within(&mut tcp, Duration::from_secs(3)).await,
+        "still open"
+    );
+    srv.wait_refused(RefusalKind::Protocol, 1).await;
+    assert_good_publish(&srv, "good").await;
+    w.check(WITNESS_SECS).await;
+}

@@ -13,6 +13,27 @@
 //!                          └ audio/video/onMetaData ─▶ to_stream ─▶ Tracks, Units ─▶ bus
 //! ```
 //!
+//! **Refusals.** Each one is a `tracing` warn line (remote address, reason, kind), a count in
+//! [`RtmpStats`] under its [`RefusalKind`], and where RTMP allows, a status to the peer:
+//!
+//! | what | peer is told | kind |
+//! |---|---|---|
+//! | app other than `live` | `_error` `NetConnection.Connect.Rejected` | `wrong_app` |
+//! | unknown stream key | onStatus `NetStream.Publish.BadName` | `unknown_key` |
+//! | key already live | onStatus `NetStream.Publish.BadName` | `already_publishing` |
+//! | HEVC/AV1/VP9/..., MP3/Opus/... | onStatus `NetStream.Publish.Rejected` | `unsupported_codec` |
+//! | no video (metadata, or 3 s of media without an H.264 header) | onStatus `...Rejected` | `no_video` |
+//! | engine closed the stream | onStatus `...Rejected` | `stream_closed` |
+//! | play | onStatus `NetStream.Play.Failed` | `play` |
+//! | not an RTMP handshake / closed mid-handshake | (closed) | `handshake` |
+//! | handshake not done in `handshake_timeout` | (closed) | `handshake_timeout` |
+//! | silence for `idle_timeout` | (closed; `End` on the bus) | `idle_timeout` |
+//! | chunk size > `max_chunk_size`, message > `max_message_size`, interleaved or malformed chunks, > 256 commands | (closed) | `protocol` |
+//!
+//! Memory per connection is bounded: a 64 KiB read buffer, one message of at most
+//! `max_message_size` in rml_rtmp's deserializer, and at most 1024 units / 16 MiB held while
+//! the tracks are not known yet.
+//!
 //! Time: RTMP timestamps (32-bit ms, wrapping) are unwrapped to one 64-bit timeline; a unit's
 //! DTS is its tag timestamp, PTS adds the composition time. The track decision in
 //! [`to_stream`] is sans-IO (time is an argument).

@@ -19,6 +19,11 @@ use super::to_stream::{Output, ToStream};
 use crate::ingest::{IngestRefusal, PublishTarget};
 use crate::stream::{PublishError, Publisher};
 
+const AMF0_COMMAND: u8 = 20;
+const AMF3_COMMAND: u8 = 17;
+/// OBS and ffmpeg send about ten commands per connection.
+const MAX_COMMANDS: u32 = 256;
+
 /// What every connection of one server shares.
 pub(super) struct Ctx {
     pub(super) target: Arc<dyn PublishTarget>,
@@ -34,6 +39,9 @@ pub(super) struct RtmpSession {
     status: StatusWriter,
     media: ToStream,
     publisher: Option<Publisher>,
+    /// Command messages received; capped so a peer cannot grow rml_rtmp's stream table
+    /// (createStream) or our log without bound.
+    commands: u32,
     /// Message stream of the publish command (where refusals after it are reported).
     publish_stream_id: u32,
     finished: bool,
@@ -55,6 +63,7 @@ impl RtmpSession {
             remote,
             publisher: None,
             publish_stream_id: 0,
+            commands: 0,
             finished: false,
             ctx,
         })
@@ -84,7 +93,15 @@ impl RtmpSession {
     ) -> Result<(), RtmpError> {
         while !bytes.is_empty() {
             let (n, stream_id) = match self.guard.advance(bytes)? {
-                Some(end) => (end.consumed, Some(end.stream_id)),
+                Some(end) => {
+                    if matches!(end.type_id, AMF0_COMMAND | AMF3_COMMAND) {
+                        self.commands += 1;
+                        if self.commands > MAX_COMMANDS {
+                            return Err(RtmpError::Malformed("more than 256 commands"));
+                        }
+                    }
+                    (end.consumed, Some(end.stream_id))
+                }
                 None => (bytes.len(), None),
             };
             let results = self.feed_server(&bytes[..n])?;
