@@ -1,0 +1,178 @@
+// The viewer's player: WebRTC (WHEP) first, LL-HLS (hls.js, lowLatencyMode) when WebRTC fails or
+// is blocked. Recoverable errors (stream offline, network) show a message and retry on their own.
+
+import type Hls from 'hls.js';
+import type { Playhead } from './scheduler';
+import { SignalError } from './rfc9725';
+import { playWhep, type WhepPlayback } from './whep';
+
+export type Transport = 'webrtc' | 'll-hls' | 'none';
+export type PlayerState = 'connecting' | 'playing' | 'buffering' | 'offline' | 'reconnecting';
+
+export interface PlayerEvents {
+  onState(state: PlayerState, message: string): void;
+  onTransport(t: Transport, why?: string): void;
+}
+
+export interface PlayerOptions {
+  whepUrl: string;
+  hlsUrl: string;
+  /** `auto` (WebRTC then LL-HLS), or force one (`?transport=` on the page). */
+  prefer: 'auto' | 'webrtc' | 'll-hls';
+  retryMs?: number;
+}
+
+export class Player {
+  transport: Transport = 'none';
+  state: PlayerState = 'connecting';
+  /** Why WebRTC was not used (shown in the UI and read by tests). */
+  fallbackReason: string | null = null;
+  private hls: Hls | null = null;
+  private whep: WhepPlayback | null = null;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly opts: PlayerOptions,
+    private readonly ev: PlayerEvents,
+  ) {
+    video.addEventListener('playing', () => this.set('playing', ''));
+    video.addEventListener('waiting', () => {
+      if (this.state === 'playing') this.set('buffering', 'Buffering…');
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.set('connecting', 'Connecting…');
+    if (this.opts.prefer !== 'll-hls') {
+      try {
+        this.whep = await playWhep(this.video, this.opts.whepUrl, null);
+        this.use('webrtc');
+        this.whep.pc.addEventListener('connectionstatechange', () => {
+          const s = this.whep?.pc.connectionState;
+          if (s === 'failed' || s === 'disconnected') this.recover('Reconnecting…');
+        });
+        await this.video.play().catch(() => undefined);
+        return;
+      } catch (e) {
+        this.fallbackReason =
+          e instanceof SignalError && e.unsupported
+            ? `WebRTC playback is not available on this server (${e.status})`
+            : `WebRTC failed: ${e instanceof Error ? e.message : String(e)}`;
+        console.info('showroom: falling back to LL-HLS:', this.fallbackReason);
+        if (this.opts.prefer === 'webrtc') {
+          this.recover(this.fallbackReason);
+          return;
+        }
+      }
+    }
+    await this.startHls();
+  }
+
+  /** PDT of the frame on screen, for the stream-time overlay scheduler. */
+  playhead(): Playhead {
+    if (this.state === 'offline') return { kind: 'none' };
+    if (this.transport === 'll-hls' && this.hls) {
+      const d = this.hls.playingDate;
+      if (d && this.state === 'playing') return { kind: 'playing', pdtMs: d.getTime() };
+    }
+    // WebRTC playout time is wired when WHEP lands (RTCRtpReceiver sync sources + sender reports).
+    return { kind: 'waiting' };
+  }
+
+  /** Decoded video frames so far on the current transport. */
+  async framesDecoded(): Promise<number> {
+    if (this.whep) return this.whep.framesDecoded();
+    return this.video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0;
+  }
+
+  /** Glass-to-glass proxy: wall now minus the PDT on screen (LL-HLS only). */
+  latencyMs(nowWallMs: number): number | null {
+    const p = this.playhead();
+    return p.kind === 'playing' ? nowWallMs - p.pdtMs : null;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.teardown();
+  }
+
+  /** hls.js (light build: no subtitles/EME) is loaded only when LL-HLS is needed. */
+  private async startHls(): Promise<void> {
+    const { default: Hls } = await import('hls.js/light');
+    if (this.stopped) return;
+    if (!Hls.isSupported()) {
+      if (this.video.canPlayType('application/vnd.apple.mpegurl')) {
+        this.video.src = this.opts.hlsUrl; // Safari: native LL-HLS
+        this.use('ll-hls');
+        void this.video.play().catch(() => undefined);
+        return;
+      }
+      this.set('offline', 'This browser can play neither WebRTC nor HLS.');
+      return;
+    }
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, manifestLoadingMaxRetry: 0 });
+    this.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      void this.video.play().catch(() => {
+        this.video.muted = true; // autoplay policy: start muted, the viewer can unmute
+        return this.video.play().catch(() => undefined);
+      });
+    });
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      const code = data.response?.code;
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && (code === 404 || code === 410)) {
+        this.recover('The stream is offline. Waiting for the host to go live…', 'offline');
+      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+      } else {
+        this.recover(`Reconnecting… (${data.details})`);
+      }
+    });
+    hls.loadSource(this.opts.hlsUrl);
+    hls.attachMedia(this.video);
+    this.use('ll-hls');
+  }
+
+  private use(t: Transport): void {
+    this.transport = t;
+    this.ev.onTransport(t, this.fallbackReason ?? undefined);
+  }
+
+  private recover(message: string, state: PlayerState = 'reconnecting'): void {
+    this.teardown();
+    this.set(state, message);
+    if (this.stopped) return;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (this.transport === 'll-hls' || this.fallbackReason) this.restartHls();
+      else void this.start();
+    }, this.opts.retryMs ?? 3_000);
+  }
+
+  private restartHls(): void {
+    if (this.opts.prefer === 'webrtc') {
+      void this.start();
+      return;
+    }
+    this.set(this.state === 'offline' ? 'offline' : 'connecting', this.state === 'offline' ? 'The stream is offline. Waiting for the host to go live…' : 'Connecting…');
+    void this.startHls();
+  }
+
+  private teardown(): void {
+    this.hls?.destroy();
+    this.hls = null;
+    if (this.whep) void this.whep.close();
+    this.whep = null;
+  }
+
+  private set(state: PlayerState, message: string): void {
+    this.state = state;
+    this.ev.onState(state, message);
+  }
+}

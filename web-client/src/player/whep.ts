@@ -1,0 +1,70 @@
+// Playback over WebRTC (WHEP): receive-only transceivers, one POST, the remote stream on <video>.
+
+import { hangUp, negotiate, type Session } from './rfc9725';
+
+export interface WhepPlayback {
+  pc: RTCPeerConnection;
+  session: Session;
+  /** Frames decoded so far (inbound-rtp video `framesDecoded`). */
+  framesDecoded(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function playWhep(
+  video: HTMLVideoElement,
+  endpoint: string,
+  token: string | null,
+  timeoutMs = 8_000,
+): Promise<WhepPlayback> {
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const media = new MediaStream();
+  pc.ontrack = (e) => {
+    media.addTrack(e.track);
+    video.srcObject = media;
+  };
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const session = await negotiate(pc, endpoint, token, abort.signal);
+    await connected(pc, timeoutMs);
+    return {
+      pc,
+      session,
+      framesDecoded: async () => {
+        let n = 0;
+        (await pc.getStats()).forEach((s: any) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.framesDecoded ?? 0;
+        });
+        return n;
+      },
+      close: async () => {
+        pc.close();
+        await hangUp(session, token);
+      },
+    };
+  } catch (e) {
+    pc.close();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function connected(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('WebRTC did not connect in time')), timeoutMs);
+    const check = () => {
+      if (pc.connectionState === 'connected') {
+        clearTimeout(t);
+        resolve();
+      } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
+        clearTimeout(t);
+        reject(new Error(`WebRTC connection ${pc.connectionState}`));
+      }
+    };
+    pc.addEventListener('connectionstatechange', check);
+    check();
+  });
+}
