@@ -5,7 +5,8 @@ import { Api } from '../common/api';
 import { $, h, say } from '../common/dom';
 import type { ChatMessage } from '../common/types';
 
-export const REACTIONS = ['❤️', '👍', '🔥', '😂'];
+/** Reaction glyphs that every system font has (colour emoji fonts are often missing on Linux). */
+export const REACTIONS = ['♥', '★', '☺', '✔'];
 
 export class Chat {
   private log = $('chat');
@@ -64,7 +65,7 @@ export class Chat {
 
   pinned(text: string | null): void {
     const el = $('pinned-message');
-    el.textContent = text ? `📌 ${text}` : '';
+    el.textContent = text ? `Pinned: ${text}` : '';
     el.hidden = !text;
   }
 

@@ -28,7 +28,7 @@ export class Gifts {
       ...(cat.gifts.length === 0
         ? [h('span', { class: 'status' }, 'No gifts on this server yet.')]
         : cat.gifts.map((g) =>
-            h('button', { type: 'button', class: 'small secondary', 'aria-label': `Send ${g.name} for ${g.coins} coins`, onclick: () => void this.send(g) }, `${g.name} · ${g.coins}🪙`),
+            h('button', { type: 'button', class: 'small secondary', 'aria-label': `Send ${g.name} for ${g.coins} coins`, onclick: () => void this.send(g) }, `${g.name} · ${g.coins} coins`),
           )),
     );
   }

@@ -41,11 +41,13 @@ export class Shop {
 
   async load(): Promise<void> {
     const s = this.api.stream(this.streamId);
-    const [prods, pins, sales] = await Promise.all([
+    const [prods, pins, sales, orders] = await Promise.all([
       this.api.call<{ products: Product[] }>(`${s}/products`),
       this.api.call<{ pins: { product_id: string }[] }>(`${s}/pins`),
       this.api.call<{ flash_sales: FlashSale[] }>(`${s}/flash-sales`),
+      this.api.call<{ orders: any[] }>('/api/v1/orders'),
     ]);
+    this.orders = orders.orders.filter((o) => o.stream_id === this.streamId);
     this.products = new Map(prods.products.map((p) => [p.id, p]));
     this.pins = [];
     for (const p of pins.pins) {
@@ -93,9 +95,14 @@ export class Shop {
   }
 
   orderUpdated(d: { order_id: string; status: string; total_minor: number; currency: string }): void {
-    const o = this.orders.find((x) => x.id === d.order_id);
-    if (o) o.status = d.status;
-    else this.orders.unshift({ id: d.order_id, status: d.status, total_minor: d.total_minor, currency: d.currency });
+    this.upsertOrder({ id: d.order_id, status: d.status, total_minor: d.total_minor, currency: d.currency });
+  }
+
+  /** One row per order id, whichever arrives first: the purchase answer or the order event. */
+  private upsertOrder(o: { id: string; status: string; total_minor: number; currency: string }): void {
+    const cur = this.orders.find((x) => x.id === o.id);
+    if (cur) Object.assign(cur, o);
+    else this.orders.unshift(o);
     this.renderOrders();
   }
 
@@ -222,7 +229,7 @@ export class Shop {
       const order = await this.retryOnce(() =>
         this.api.call(`${this.api.stream(this.streamId)}/checkout`, { method: 'POST', headers: { 'idempotency-key': key } }),
       );
-      this.orders.unshift(order);
+      this.upsertOrder(order);
       say(this.msg, `Order ${order.id} ${order.status}.`, 'ok');
       await this.loadCart();
       this.render();
@@ -241,9 +248,8 @@ export class Shop {
           body: { quantity: 1, playout: { pdt_ms: Math.round(this.streamNow()) } },
         }),
       );
-      this.orders.unshift(order);
+      this.upsertOrder(order);
       say(this.msg, `Order ${order.id} ${order.status}.`, 'ok');
-      this.renderOrders();
     } catch (e) {
       this.refused(e);
     }

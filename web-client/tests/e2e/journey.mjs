@@ -24,7 +24,8 @@ const step = (name, status, detail = '') => {
 
 async function shot(page, name) {
   const p = join(OUT, `${name}.png`);
-  await page.screenshot({ path: p, fullPage: false });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: p, fullPage: name === 'watch' });
   if (process.env.UPDATE_SCREENSHOTS === '1') {
     mkdirSync(SHOTS, { recursive: true });
     copyFileSync(p, join(SHOTS, `${name}.png`));
@@ -48,15 +49,26 @@ async function main() {
     await hostApi(`${s}/products`, { method: 'PUT', body: { product_ids: [p1.id, p2.id] } });
     const gift = await admin('/api/v1/gifts', { method: 'POST', body: { name: 'Rose', coins: 5 } });
 
-    ffmpeg = publish(engine.rtmpPort, stream.stream_key, join(engine.dataDir, 'ffmpeg.log'));
-    await waitFor('the LL-HLS playlist', async () => (await fetch(`${engine.base}/hls/${id}/index.m3u8`)).ok, 30_000, 250);
-
     pages = await pageBase(engine, id);
     console.log(`pages served by ${pages.servedBy} at ${pages.base}`);
     browser = await launchBrowser();
     const url = (kind, extra = '') => `${pages.base}/${kind}/${id}${pages.query}${extra}`;
     const logs = [];
     const watchConsole = (name, page) => page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
+
+    // 0. The viewer arrives before the host is live: a plain "offline" message, then it plays by itself.
+    const viewer = await browser.newPage();
+    watchConsole('viewer', viewer);
+    await viewer.setViewportSize({ width: 390, height: 844 });
+    await viewer.goto(url('watch'));
+    await viewer.waitForFunction(() => window.__showroom?.player?.state === 'offline', null, { timeout: 20_000 });
+    const offlineMsg = await viewer.textContent('#player-status');
+    if (!/offline/i.test(offlineMsg ?? '')) throw new Error(`offline message reads "${offlineMsg}"`);
+    await shot(viewer, 'watch-offline');
+    ffmpeg = publish(engine.rtmpPort, stream.stream_key, join(engine.dataDir, 'ffmpeg.log'));
+    await waitFor('the LL-HLS playlist', async () => (await fetch(`${engine.base}/hls/${id}/index.m3u8`)).ok, 30_000, 250);
+    await viewer.waitForFunction(() => window.__showroom.player.state === 'playing', null, { timeout: 30_000 });
+    step('0. offline viewer retries on its own and plays when the host goes live', 'ok', `"${offlineMsg}"`);
 
     // 1. Studio: log in with the stream key; browser go-live over WHIP.
     const studio = await browser.newPage();
@@ -84,10 +96,6 @@ async function main() {
     await shot(studio, 'studio');
 
     // 2. Viewer: WHEP first, LL-HLS fallback by itself; frames decoded grow.
-    const viewer = await browser.newPage();
-    watchConsole('viewer', viewer);
-    await viewer.setViewportSize({ width: 390, height: 844 });
-    await viewer.goto(url('watch'));
     await viewer.waitForFunction(() => window.__showroom?.player?.transport === 'll-hls', null, { timeout: 20_000 });
     const fallback = await viewer.evaluate(() => window.__showroom.player.fallbackReason);
     await viewer.waitForFunction(() => window.__showroom.player.state === 'playing', null, { timeout: 30_000 });
@@ -152,6 +160,27 @@ async function main() {
     await studio.waitForSelector(`#studio-polls li[data-poll-id="${pollId}"] >> text=(1 voters)`, { timeout: 10_000 });
     step('5. a poll vote counts', 'ok', `tally ${JSON.stringify(poll.tally)}, live in viewer and studio`);
     await shot(viewer, 'watch');
+
+    // Flash sale: started in the studio, a card with countdown and stock on the viewer, bought.
+    await studio.selectOption('#flash-product', p2.id);
+    await studio.fill('#flash-price', '1200');
+    await studio.fill('#flash-stock', '5');
+    await studio.fill('#flash-duration', '120');
+    await studio.click('#flash-form button[type=submit]');
+    const card = '#flash .card[data-sale-id]';
+    await viewer.waitForSelector(`${card} .stock >> text=5 of 5 left`, { timeout: 20_000 });
+    const countdown = await viewer.textContent(`${card} [data-countdown-sale]`);
+    if (!/^Ends in [0-9]+:[0-9]{2}$/.test(countdown ?? '')) throw new Error(`flash countdown reads "${countdown}"`);
+    await viewer.click(`${card} button`);
+    await viewer.waitForSelector(`${card} .stock >> text=4 of 5 left`, { timeout: 10_000 });
+    const orders = await api(engine.base, '/api/v1/orders', { token: await viewer.evaluate(() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('showroom.viewer.'))[1]).token) });
+    const flashOrder = orders.orders.find((o) => o.source !== 'cart' && o.items?.[0]?.product_id === p2.id);
+    if (!flashOrder || flashOrder.total_minor !== 1200) throw new Error(`flash order missing: ${JSON.stringify(orders)}`);
+    const orderRows = await viewer.$$eval('#orders li[data-order-id]', (els) => els.map((e) => e.getAttribute('data-order-id')));
+    if (orderRows.length !== 2 || new Set(orderRows).size !== 2 || !orderRows.includes(orderId) || !orderRows.includes(flashOrder.id)) {
+      throw new Error(`the viewer's order list should hold both orders once: ${JSON.stringify(orderRows)}`);
+    }
+    step('flash sale card: countdown, stock, purchase', 'ok', `"${countdown}", stock 5 → 4, order ${flashOrder.id} ${flashOrder.status} ${flashOrder.total_minor}`);
 
     // 6. The moderator bans the viewer; the viewer's next message is refused.
     const mod = await hostApi(`${s}/tokens`, { method: 'POST', body: { role: 'moderator', name: 'Mo' } });
