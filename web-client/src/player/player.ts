@@ -2,6 +2,7 @@
 // is blocked. Recoverable errors (stream offline, network) show a message and retry on their own.
 
 import type Hls from 'hls.js';
+import { playoutPdtMs } from './playout';
 import type { Playhead } from './scheduler';
 import { SignalError } from './rfc9725';
 import { playWhep, type WhepPlayback } from './whep';
@@ -78,7 +79,11 @@ export class Player {
       const d = this.hls.playingDate;
       if (d && this.state === 'playing') return { kind: 'playing', pdtMs: d.getTime() };
     }
-    // WebRTC playout time is wired when WHEP lands (RTCRtpReceiver sync sources + sender reports).
+    if (this.transport === 'webrtc' && this.whep && this.state === 'playing') {
+      // Valid when the server's RTCP sender reports carry the stream clock (see playout.ts).
+      const pdt = playoutPdtMs(this.whep.playout(), Date.now());
+      if (pdt !== null) return { kind: 'playing', pdtMs: pdt };
+    }
     return { kind: 'waiting' };
   }
 

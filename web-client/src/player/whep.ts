@@ -1,5 +1,6 @@
 // Playback over WebRTC (WHEP): receive-only transceivers, one POST, the remote stream on <video>.
 
+import { sampleFromStats, type PlayoutSample } from './playout';
 import { hangUp, negotiate, type Session } from './rfc9725';
 
 export interface WhepPlayback {
@@ -7,6 +8,8 @@ export interface WhepPlayback {
   session: Session;
   /** Frames decoded so far (inbound-rtp video `framesDecoded`). */
   framesDecoded(): Promise<number>;
+  /** The latest playout sample (refreshed every 250 ms), for the overlay scheduler. */
+  playout(): PlayoutSample | null;
   close(): Promise<void>;
 }
 
@@ -29,7 +32,15 @@ export async function playWhep(
   try {
     const session = await negotiate(pc, endpoint, token, abort.signal);
     await connected(pc, timeoutMs);
+    let sample: PlayoutSample | null = null;
+    const poll = setInterval(() => {
+      void pc.getStats().then((r) => (sample = sampleFromStats(r.values(), Date.now()) ?? sample));
+    }, 250);
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'closed' || pc.connectionState === 'failed') clearInterval(poll);
+    });
     return {
+      playout: () => sample,
       pc,
       session,
       framesDecoded: async () => {
@@ -40,6 +51,7 @@ export async function playWhep(
         return n;
       },
       close: async () => {
+        clearInterval(poll);
         pc.close();
         await hangUp(session, token);
       },

@@ -124,6 +124,10 @@ async function main() {
     if (!pinApplied || pinApplied.playhead_ms === null || pinApplied.playhead_ms < pinApplied.pdt_ms) {
       throw new Error(`pin shown before playback reached it: ${JSON.stringify(pinApplied)}`);
     }
+    // LL-HLS plays ~1 s behind the host, the event arrives in milliseconds: it must have waited.
+    if (pinApplied.applied_ms - pinApplied.arrived_ms < 100) {
+      throw new Error(`pin shown on arrival, not in stream time: ${JSON.stringify(pinApplied)}`);
+    }
     step('3. host pins; viewer overlay shows it in stream time', 'ok',
       `pin PDT ${pinApplied.pdt_ms}, playhead at display ${pinApplied.playhead_ms} (+${pinApplied.playhead_ms - pinApplied.pdt_ms} ms), held ${pinApplied.applied_ms - pinApplied.arrived_ms} ms after the event arrived`);
     await shot(viewer, 'watch');
