@@ -21,6 +21,8 @@ export interface PlayerOptions {
   /** `auto` (WebRTC then LL-HLS), or force one (`?transport=` on the page). */
   prefer: 'auto' | 'webrtc' | 'll-hls';
   retryMs?: number;
+  /** Buffering longer than this restarts the player (default 8 s). */
+  stallMs?: number;
 }
 
 export class Player {
@@ -32,15 +34,27 @@ export class Player {
   private whep: WhepPlayback | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  private stall: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly video: HTMLVideoElement,
     private readonly opts: PlayerOptions,
     private readonly ev: PlayerEvents,
   ) {
-    video.addEventListener('playing', () => this.set('playing', ''));
+    video.addEventListener('playing', () => {
+      this.clearStall();
+      this.set('playing', '');
+    });
     video.addEventListener('waiting', () => {
-      if (this.state === 'playing') this.set('buffering', 'Buffering…');
+      if (this.state !== 'playing') return;
+      this.set('buffering', 'Buffering…');
+      // A stall this long is a stream that stopped, not a slow network: start over, which
+      // tells "offline" (no playlist) from "reconnecting".
+      this.clearStall();
+      this.stall = setTimeout(() => {
+        this.stall = null;
+        if (this.state === 'buffering') this.recover('The stream paused. Reconnecting…');
+      }, this.opts.stallMs ?? 8_000);
     });
   }
 
@@ -169,7 +183,13 @@ export class Player {
     void this.startHls();
   }
 
+  private clearStall(): void {
+    if (this.stall) clearTimeout(this.stall);
+    this.stall = null;
+  }
+
   private teardown(): void {
+    this.clearStall();
     this.hls?.destroy();
     this.hls = null;
     if (this.whep) void this.whep.close();

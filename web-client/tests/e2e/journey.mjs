@@ -32,6 +32,15 @@ async function shot(page, name) {
   }
 }
 
+/** Controls without an accessible name (label, aria-label or text) on a page. */
+async function unlabelled(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('button, input, select, textarea')]
+      .filter((el) => el.offsetParent !== null)
+      .filter((el) => !(el.getAttribute('aria-label') || el.labels?.length || (el.tagName === 'BUTTON' && el.textContent.trim())))
+      .map((el) => el.outerHTML.slice(0, 80)));
+}
+
 async function main() {
   const bin = requireTools();
   mkdirSync(OUT, { recursive: true });
@@ -210,6 +219,22 @@ async function main() {
     await shot(moderator, 'moderate');
     await shot(studio, 'studio');
     await shot(viewer, 'watch');
+    const bare = [...(await unlabelled(viewer)), ...(await unlabelled(studio)), ...(await unlabelled(moderator))];
+    if (bare.length) throw new Error(`controls without an accessible name: ${bare.join(' | ')}`);
+    step('every visible control has an accessible name', 'ok');
+
+    // 7. The publisher drops: the viewer says so and comes back by itself when it returns.
+    ffmpeg.kill('SIGKILL');
+    await viewer.waitForFunction(() => ['offline', 'reconnecting'].includes(window.__showroom.player.state), null, { timeout: 30_000 });
+    const dropMsg = await viewer.textContent('#player-status');
+    await sleep(4_000); // at least one automatic retry while the host is away
+    ffmpeg = publish(engine.rtmpPort, stream.stream_key, join(engine.dataDir, 'ffmpeg2.log'));
+    await viewer.waitForFunction(() => window.__showroom.player.state === 'playing', null, { timeout: 45_000 });
+    const g1 = await viewer.evaluate(() => window.__showroom.player.framesDecoded());
+    await sleep(2_000);
+    const g2 = await viewer.evaluate(() => window.__showroom.player.framesDecoded());
+    if (!(g2 > g1)) throw new Error(`no frames after the publisher came back: ${g1} → ${g2}`);
+    step('7. publisher drops and returns; the viewer recovers by itself', 'ok', `"${dropMsg}", then frames ${g1} → ${g2}`);
     if (process.env.JOURNEY_VERBOSE === '1') console.log(logs.join('\n'));
   } catch (e) {
     step('journey', 'failed', e.stack ?? String(e));
