@@ -85,6 +85,7 @@ NWORKER=$(pgrep -P "$NGINX" | head -1)
 echo "hls_held.sh: showroom pid $ENGINE, $HLS; nginx worker $NWORKER, $NHLS; results in $OUT" >&2
 
 export RUST_BACKTRACE=0
+echo "load average at the start: $(cut -d" " -f1-3 /proc/loadavg)" >&2
 for run in $(seq 1 "$RUNS"); do
   "$HELD" "$HLS" --clients "$CLIENTS" --parts "$PARTS" --pid "$ENGINE" $GZIP >"$OUT/run$run.txt" \
     || { cat "$OUT/run$run.txt"; die "hls_held run $run failed"; }
@@ -98,6 +99,7 @@ for run in $(seq 1 "$RUNS"); do
   sleep 1
 done
 
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)" >&2
 python3 - "$OUT" "$RUNS" <<'EOF'
 import json, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])

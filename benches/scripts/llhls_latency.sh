@@ -10,7 +10,8 @@
 # taken over that same window. Last, llhls_check.py measures Showroom's origin latency.
 # Results: JSON per run in $OUT (default a temp dir, printed), summary by summarize_latency.py.
 #
-# Env: PLAY_S (25), WARMUP_S (8), CHECK_S (20), BFRAMES (0), SHOWROOM_BIN
+# Env: PLAY_S (25), WARMUP_S (8), CHECK_S (20), BFRAMES (0), HLS_CONFIG (extra hls.js options as
+#      JSON for both players, e.g. '{"maxLiveSyncPlaybackRate":1.5}'; default none), SHOWROOM_BIN
 #      (default target/release/showroom: `cargo build --release -p showroom-engine --bin showroom`),
 #      LLHLS_CHECK_PY (path of llhls_check.py), OUT.
 # Only loopback addresses are used; every process started here is stopped on exit.
@@ -100,10 +101,11 @@ echo "llhls_latency: showroom pid $ENGINE (http $HTTP, rtmp $RTMP), nginx pid $N
 
 play() { # LABEL URL T0 RUN
   node "$REPO/tests/browser/hlsjs_play.mjs" "$2" --seconds "$PLAY_S" --warmup "$WARMUP_S" \
-    --source-t0-ms "$3" --label "$1" --screenshot "$OUT/run$4-$1.png" >"$OUT/run$4-$1.json" \
+    --source-t0-ms "$3" --label "$1" ${HLS_CONFIG:+--hls-config "$HLS_CONFIG"} --screenshot "$OUT/run$4-$1.png" >"$OUT/run$4-$1.json" \
     || die "hlsjs_play failed for $1"
 }
 
+echo "load average at the start: $(cut -d" " -f1-3 /proc/loadavg)" | tee "$OUT/load_start.txt" >&2
 for run in $(seq 1 "$RUNS"); do
   stream=$(curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
     -d '{"title":"latency bench"}' "http://127.0.0.1:$HTTP/api/v1/streams")
@@ -150,4 +152,5 @@ EOF
   tail -1 "$OUT/run$run-check.txt" >&2
 done
 
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)" | tee "$OUT/load_end.txt" >&2
 python3 "$HERE/summarize_latency.py" "$OUT"

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // hlsjs_play.mjs URL [--seconds N] [--warmup N] [--screenshot PATH] [--label NAME]
-//                    [--source-t0-ms EPOCH_MS]
+//                    [--source-t0-ms EPOCH_MS] [--hls-config JSON]
 //
 // Plays a (LL-)HLS URL with hls.js (lowLatencyMode, muted) in the system's headless Chromium
 // (/usr/bin/chromium, never a downloaded browser) and prints ONE JSON line on stdout:
@@ -32,7 +32,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function parseArgs(argv) {
-  const o = { url: null, seconds: 20, warmup: 5, screenshot: null, label: null, t0: null };
+  const o = { url: null, seconds: 20, warmup: 5, screenshot: null, label: null, t0: null, cfg: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -44,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--screenshot') o.screenshot = next();
     else if (a === '--label') o.label = next();
     else if (a === '--source-t0-ms') o.t0 = Number(next());
+    else if (a === '--hls-config') o.cfg = next();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else if (!o.url) o.url = a;
     else usage(`unexpected argument ${a}`);
@@ -51,11 +52,14 @@ function parseArgs(argv) {
   if (!o.url || !/^https?:\/\//.test(o.url)) usage('URL (http:// or https://) required');
   if (!(o.seconds > 0) || !(o.warmup >= 0)) usage('--seconds must be > 0, --warmup >= 0');
   if (o.t0 !== null && !(o.t0 > 0)) usage('--source-t0-ms must be a positive epoch in ms');
+  if (o.cfg !== null) {
+    try { JSON.parse(o.cfg); } catch (e) { usage(`--hls-config is not JSON: ${e.message}`); }
+  }
   return o;
 }
 
 function usage(msg) {
-  process.stderr.write(`hlsjs_play: ${msg}\nusage: hlsjs_play.mjs URL [--seconds N] [--warmup N] [--screenshot PATH] [--label NAME] [--source-t0-ms MS]\n`);
+  process.stderr.write(`hlsjs_play: ${msg}\nusage: hlsjs_play.mjs URL [--seconds N] [--warmup N] [--screenshot PATH] [--label NAME] [--source-t0-ms MS] [--hls-config JSON]\n`);
   process.exit(2);
 }
 
@@ -121,7 +125,8 @@ async function main() {
       if (m.type() === 'error' && consoleErrors.length < 50) consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => { if (consoleErrors.length < 50) consoleErrors.push(String(e)); });
-    const pageUrl = `http://127.0.0.1:${port}/?src=${encodeURIComponent(o.url)}`;
+    const cfg = o.cfg ? `&cfg=${encodeURIComponent(o.cfg)}` : '';
+    const pageUrl = `http://127.0.0.1:${port}/?src=${encodeURIComponent(o.url)}${cfg}`;
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 15000 });
 
     const samples = [];
@@ -154,6 +159,7 @@ async function main() {
       url: o.url,
       seconds: o.seconds,
       warmup: o.warmup,
+      hls_config: o.cfg ? JSON.parse(o.cfg) : {},
       frames_first: first.frames,
       frames_last: last.frames,
       frames: samples.map((s) => s.frames),
