@@ -37,5 +37,6 @@ pub mod gst_init;
 pub mod ingest;
 pub mod llhls;
 pub mod rtmp;
+pub mod rtp;
 pub mod stream;
 pub mod unit;

@@ -1,7 +1,46 @@
-//! Showroom's WebRTC half — **not built yet** (see the WebRTC issue). Nothing here works today.
+//! Showroom's WebRTC egress: WHEP signaling and the SFU forwarder (webrtc-rs).
 //!
-//! It will own WHIP ingest and WHEP egress (RFC 9725), the `/ws/signal` WebSocket signaling
-//! protocol, SDP/ICE handling, and the SFU forwarder: one RTP packetization per stream read from
-//! the media bus in `showroom-pipelines`, forwarded to every viewer with a bounded queue each,
-//! PLI/FIR coalesced upstream and NACK answered from a per-stream cache. Rooms and commerce stay
-//! outside; the engine only merges this crate's router.
+//! **Who drives it.** The engine builds one [`Sfu`] with a [`StreamLookup`] (its stream
+//! registry) and merges [`router`] into its HTTP router. Everything runs on tokio: webrtc-rs
+//! does the ICE/DTLS/SRTP I/O; the RTP itself comes from `showroom_pipelines::rtp` (one
+//! GStreamer packetization per stream, never an encoder per viewer).
+//!
+//! **Data flow.**
+//! ```text
+//! Stream (bus) ─▶ pipelines::rtp egress (once per stream) ─▶ Fanout (parse once, last GOP)
+//!                                         ▲ keyframe request   │ one bounded queue per viewer
+//!                        PLI/FIR, coalesced │                   ▼
+//!                                   viewer RTCP ◀── webrtc-rs peer connection ──▶ viewer
+//! ```
+//!
+//! **Time model.** RTP timestamps come from the bus PTS; the forwarder only makes sequence
+//! numbers and timestamps continuous across publish sessions. The keyframe gate is sans-IO
+//! (time is an argument).
+//!
+//! ```no_run
+//! # async fn f(lookup: std::sync::Arc<dyn showroom_signaling::StreamLookup>) -> Result<(), showroom_signaling::SignalingError> {
+//! use showroom_signaling::{router, Sfu, WebRtcConfig};
+//! let sfu = Sfu::new(WebRtcConfig::default(), Default::default(), lookup).await?;
+//! let app: axum::Router = axum::Router::new().merge(router(sfu.clone()));
+//! # let _ = app; Ok(()) }
+//! ```
+
+mod api;
+pub mod config;
+pub mod error;
+pub mod fanout;
+pub mod keyframe;
+pub mod offer;
+mod sfu;
+mod viewer;
+pub mod whep;
+
+pub use config::{IceServer, WebRtcConfig};
+pub use error::SignalingError;
+pub use sfu::{Sfu, StreamLookup, ViewAnswer};
+pub use showroom_pipelines::rtp::RtpConfig;
+
+/// All of this crate's routes (today: WHEP), state applied.
+pub fn router(sfu: Sfu) -> axum::Router {
+    whep::router(sfu)
+}

@@ -1,0 +1,210 @@
+//! The SFU: streams' forwarders, viewer sessions, and the webrtc-rs API they share.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use showroom_pipelines::rtp::{self, RtpConfig, RtpSink};
+use showroom_pipelines::stream::Stream;
+use webrtc::api::API;
+use webrtc::peer_connection::RTCPeerConnection;
+
+use crate::config::{IceServer, WebRtcConfig};
+use crate::error::SignalingError;
+use crate::fanout::Fanout;
+use crate::offer::check_offer;
+
+/// What the SFU needs from the engine's stream registry: a stream by its id.
+pub trait StreamLookup: Send + Sync + 'static {
+    fn stream(&self, id: &str) -> Option<Arc<Stream>>;
+}
+
+/// A WHEP answer: the session id (for the `Location`) and the SDP.
+#[derive(Debug, Clone)]
+pub struct ViewAnswer {
+    pub session: String,
+    pub sdp: String,
+}
+
+struct Entry {
+    stream: Weak<Stream>,
+    fanout: Arc<Fanout>,
+}
+
+struct ViewerSession {
+    stream_id: String,
+    viewer: u64,
+    pc: Arc<RTCPeerConnection>,
+}
+
+struct Inner {
+    api: API,
+    cfg: WebRtcConfig,
+    rtp: RtpConfig,
+    streams: Arc<dyn StreamLookup>,
+    fanouts: Mutex<HashMap<String, Entry>>,
+    sessions: Mutex<HashMap<String, ViewerSession>>,
+    next_viewer: AtomicU64,
+    mux_addr: Option<SocketAddr>,
+}
+
+/// The selective forwarding unit. Cheap to clone.
+#[derive(Clone)]
+pub struct Sfu(Arc<Inner>);
+
+impl Sfu {
+    /// Builds the SFU (binds the UDP mux port when configured).
+    pub async fn new(
+        cfg: WebRtcConfig,
+        rtp: RtpConfig,
+        streams: Arc<dyn StreamLookup>,
+    ) -> Result<Self, SignalingError> {
+        let (api, mux_addr) = crate::api::build(&cfg).await?;
+        Ok(Self(Arc::new(Inner {
+            api,
+            cfg,
+            rtp,
+            streams,
+            fanouts: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            next_viewer: AtomicU64::new(1),
+            mux_addr,
+        })))
+    }
+
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.0.cfg.ice_servers
+    }
+
+    /// The single UDP port every viewer uses, when `udp_mux_port` is configured.
+    pub fn udp_mux_addr(&self) -> Option<SocketAddr> {
+        self.0.mux_addr
+    }
+
+    /// Viewer sessions open now.
+    pub fn session_count(&self) -> usize {
+        self.0.sessions.lock().len()
+    }
+
+    /// The forwarder of a stream, if one runs (for stats and tests).
+    pub fn fanout(&self, stream_id: &str) -> Option<Arc<Fanout>> {
+        self.0
+            .fanouts
+            .lock()
+            .get(stream_id)
+            .map(|e| Arc::clone(&e.fanout))
+    }
+
+    /// Starts the stream's RTP egress before any viewer asks (the first viewer then starts on
+    /// the cached GOP instead of waiting for the next keyframe).
+    pub fn warm(&self, stream_id: &str) -> Result<Arc<Fanout>, SignalingError> {
+        let stream = self
+            .0
+            .streams
+            .stream(stream_id)
+            .ok_or_else(|| SignalingError::UnknownStream(stream_id.to_owned()))?;
+        Ok(self.fanout_for(&stream))
+    }
+
+    fn fanout_for(&self, stream: &Arc<Stream>) -> Arc<Fanout> {
+        let mut fanouts = self.0.fanouts.lock();
+        if let Some(e) = fanouts.get(stream.id()) {
+            if e.stream.upgrade().is_some_and(|s| Arc::ptr_eq(&s, stream)) {
+                return Arc::clone(&e.fanout);
+            }
+            e.fanout.stop();
+        }
+        let fanout = Arc::new(Fanout::new(
+            stream.id(),
+            self.0.cfg.gop_cache_packets,
+            Duration::from_millis(self.0.cfg.keyframe_interval_ms),
+        ));
+        let egress = rtp::spawn(
+            stream,
+            self.0.rtp.clone(),
+            Arc::clone(&fanout) as Arc<dyn RtpSink>,
+        );
+        fanout.set_egress(egress);
+        fanouts.insert(
+            stream.id().to_owned(),
+            Entry {
+                stream: Arc::downgrade(stream),
+                fanout: Arc::clone(&fanout),
+            },
+        );
+        tracing::info!(stream = stream.id(), "sfu: RTP egress started");
+        fanout
+    }
+
+    /// WHEP: a viewer's SDP offer for `stream_id` in, the answer out.
+    pub async fn view(&self, stream_id: &str, offer: &str) -> Result<ViewAnswer, SignalingError> {
+        let info = check_offer(offer)?;
+        let stream = self
+            .0
+            .streams
+            .stream(stream_id)
+            .ok_or_else(|| SignalingError::UnknownStream(stream_id.to_owned()))?;
+        if stream.live().is_none() {
+            return Err(SignalingError::NotLive(stream_id.to_owned()));
+        }
+        if self.session_count() >= self.0.cfg.max_viewers {
+            return Err(SignalingError::Full);
+        }
+        let fanout = self.fanout_for(&stream);
+        let viewer = self.0.next_viewer.fetch_add(1, Ordering::Relaxed);
+        let session = uuid::Uuid::new_v4().simple().to_string();
+        let weak = Arc::downgrade(&self.0);
+        let gone_session = session.clone();
+        let on_gone: crate::viewer::OnGone = Arc::new(move |_| {
+            if let Some(inner) = weak.upgrade() {
+                if let Some(s) = inner.sessions.lock().remove(&gone_session) {
+                    tracing::info!(session = %gone_session, stream = %s.stream_id, "sfu: viewer gone (connection closed or failed)");
+                    tokio::spawn(async move {
+                        let _ = s.pc.close().await;
+                    });
+                }
+            }
+        });
+        let (pc, sdp) = crate::viewer::open(
+            &self.0.api,
+            &self.0.cfg,
+            fanout,
+            viewer,
+            offer.to_owned(),
+            info,
+            on_gone,
+        )
+        .await?;
+        self.0.sessions.lock().insert(
+            session.clone(),
+            ViewerSession {
+                stream_id: stream_id.to_owned(),
+                viewer,
+                pc,
+            },
+        );
+        tracing::info!(stream = stream_id, %session, viewer, "sfu: viewer joined");
+        Ok(ViewAnswer { session, sdp })
+    }
+
+    /// WHEP `DELETE`: ends a viewer session of `stream_id`.
+    pub async fn leave(&self, stream_id: &str, session: &str) -> Result<(), SignalingError> {
+        let removed = {
+            let mut sessions = self.0.sessions.lock();
+            match sessions.get(session) {
+                Some(s) if s.stream_id == stream_id => sessions.remove(session),
+                _ => None,
+            }
+        };
+        let s = removed.ok_or_else(|| SignalingError::UnknownSession(session.to_owned()))?;
+        if let Some(f) = self.fanout(&s.stream_id) {
+            f.detach(s.viewer);
+        }
+        s.pc.close().await?;
+        tracing::info!(stream = stream_id, session, "sfu: viewer left");
+        Ok(())
+    }
+}

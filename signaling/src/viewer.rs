@@ -1,0 +1,188 @@
+//! One viewer: a webrtc-rs peer connection with an H.264 (and Opus) track, a bounded queue fed
+//! by the stream's [`Fanout`], and a task writing the queue out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use webrtc::api::API;
+use webrtc::ice_transport::ice_server::RTCIceServer;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
+use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
+use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
+
+use crate::api::{h264_capability, opus_capability};
+use crate::config::WebRtcConfig;
+use crate::error::SignalingError;
+use crate::fanout::{Fanout, Outgoing};
+use crate::offer::OfferInfo;
+use showroom_pipelines::rtp::RtpKind;
+
+/// Called once when a viewer's connection failed or closed (with the viewer id).
+pub(crate) type OnGone = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Creates the peer connection, answers `offer` (all candidates in the answer) and arranges
+/// for the viewer to be attached to `fanout` once connected.
+pub(crate) async fn open(
+    api: &API,
+    cfg: &WebRtcConfig,
+    fanout: Arc<Fanout>,
+    id: u64,
+    offer: String,
+    info: OfferInfo,
+    on_gone: OnGone,
+) -> Result<(Arc<RTCPeerConnection>, String), SignalingError> {
+    let pc = Arc::new(
+        api.new_peer_connection(RTCConfiguration {
+            ice_servers: cfg
+                .ice_servers
+                .iter()
+                .map(|s| RTCIceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone().unwrap_or_default(),
+                    credential: s.credential.clone().unwrap_or_default(),
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await?,
+    );
+    match answer(&pc, cfg, fanout, id, offer, info, on_gone).await {
+        Ok(sdp) => Ok((pc, sdp)),
+        Err(e) => {
+            let _ = pc.close().await;
+            Err(e)
+        }
+    }
+}
+
+async fn answer(
+    pc: &Arc<RTCPeerConnection>,
+    cfg: &WebRtcConfig,
+    fanout: Arc<Fanout>,
+    id: u64,
+    offer: String,
+    info: OfferInfo,
+    on_gone: OnGone,
+) -> Result<String, SignalingError> {
+    let video = Arc::new(TrackLocalStaticRTP::new(
+        h264_capability(),
+        "video".into(),
+        "showroom".into(),
+    ));
+    let sender = pc
+        .add_track(Arc::clone(&video) as Arc<dyn TrackLocal + Send + Sync>)
+        .await?;
+    spawn_rtcp(sender, Arc::clone(&fanout));
+    let audio = if info.opus {
+        let track = Arc::new(TrackLocalStaticRTP::new(
+            opus_capability(),
+            "audio".into(),
+            "showroom".into(),
+        ));
+        let sender = pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal + Send + Sync>)
+            .await?;
+        // RTCP must be read for the interceptors to run; audio feedback needs nothing else.
+        tokio::spawn(async move { while sender.read_rtcp().await.is_ok() {} });
+        Some(track)
+    } else {
+        None
+    };
+
+    let (tx, rx) = mpsc::channel::<Arc<Outgoing>>(cfg.viewer_queue.max(16));
+    let pending = Mutex::new(Some((tx, rx, video, audio)));
+    let weak_fanout = Arc::downgrade(&fanout);
+    let gone_once = Mutex::new(Some(on_gone));
+    pc.on_peer_connection_state_change(Box::new(move |state| {
+        tracing::debug!(viewer = id, %state, "sfu: viewer connection state");
+        match state {
+            RTCPeerConnectionState::Connected => {
+                if let (Some((tx, rx, video, audio)), Some(fanout)) =
+                    (pending.lock().take(), weak_fanout.upgrade())
+                {
+                    let gop = fanout.attach(id, tx);
+                    tracing::info!(viewer = id, gop_packets = gop.len(), "sfu: viewer connected");
+                    tokio::spawn(write(gop, rx, video, audio));
+                }
+            }
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                pending.lock().take();
+                if let Some(f) = weak_fanout.upgrade() {
+                    f.detach(id);
+                }
+                if let Some(gone) = gone_once.lock().take() {
+                    gone(id);
+                }
+            }
+            _ => {}
+        }
+        Box::pin(async {})
+    }));
+
+    let offer = RTCSessionDescription::offer(offer)
+        .map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+    pc.set_remote_description(offer)
+        .await
+        .map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+    let answer = pc
+        .create_answer(None)
+        .await
+        .map_err(|e| SignalingError::NoCodec(e.to_string()))?;
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(answer).await?;
+    let _ = gathered.recv().await;
+    let local = pc
+        .local_description()
+        .await
+        .ok_or(SignalingError::Unsupported("no local description after gathering"))?;
+    Ok(local.sdp)
+}
+
+fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>) {
+    let fanout = Arc::downgrade(&fanout);
+    tokio::spawn(async move {
+        while let Ok((packets, _)) = sender.read_rtcp().await {
+            let wants_key = packets.iter().any(|p| {
+                let any = p.as_any();
+                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+            });
+            if wants_key {
+                match fanout.upgrade() {
+                    Some(f) => f.keyframe_wanted(Instant::now()),
+                    None => break,
+                }
+            }
+        }
+    });
+}
+
+async fn write(
+    gop: Vec<Arc<Outgoing>>,
+    mut rx: mpsc::Receiver<Arc<Outgoing>>,
+    video: Arc<TrackLocalStaticRTP>,
+    audio: Option<Arc<TrackLocalStaticRTP>>,
+) {
+    for p in gop {
+        let _ = video.write_rtp(&p.packet).await;
+    }
+    while let Some(p) = rx.recv().await {
+        let track = match p.kind {
+            RtpKind::H264 => &video,
+            RtpKind::Opus => match &audio {
+                Some(a) => a,
+                None => continue,
+            },
+        };
+        if let Err(e) = track.write_rtp(&p.packet).await {
+            tracing::trace!(error = %e, "sfu: write to viewer failed");
+        }
+    }
+}
