@@ -15,7 +15,6 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 const CHANNEL_PREFIX: &str = "showroom:commerce:";
-const HUB_QUEUE: usize = 4096;
 
 /// One event ready for the wire: its seq and its serialised `event` frame (built once).
 #[derive(Debug, Clone)]
@@ -129,7 +128,7 @@ impl Commerce {
         let mut hubs = self.bus.hubs.lock();
         let hub = hubs.entry(stream_id.to_owned()).or_insert_with(|| {
             Arc::new(Hub {
-                tx: broadcast::channel(HUB_QUEUE).0,
+                tx: broadcast::channel(self.cfg.send_queue.max(16)).0,
                 last: tokio::sync::Mutex::new(head),
             })
         });

@@ -23,11 +23,13 @@ pub struct CommerceConfig {
     pub user_rate_per_s: u32,
     /// Per-user burst.
     pub user_burst: u32,
-    /// Frames (invalid or rate-limited) after which a connection is closed as a flood.
+    /// Refused frames in a row (invalid or rate-limited) after which a connection is closed as
+    /// a flood; 0 = never close (every refused frame gets an error frame, the socket survives).
     pub max_strikes: u32,
     /// How many past events a reconnecting client can replay; older `since` gets a `resync` frame.
     pub history_len: u64,
-    /// Outgoing queue per WebSocket connection (events); a reader that falls behind resyncs from history.
+    /// Events queued per WebSocket connection; a reader that falls further behind is caught up
+    /// from the event table (it never slows the publisher).
     pub send_queue: usize,
     /// Lifetime of issued tokens, seconds.
     pub token_ttl_s: u64,
@@ -46,7 +48,7 @@ impl Default for CommerceConfig {
             conn_burst: 40,
             user_rate_per_s: 30,
             user_burst: 60,
-            max_strikes: 50,
+            max_strikes: 0,
             history_len: 10_000,
             send_queue: 1024,
             token_ttl_s: 24 * 3600,

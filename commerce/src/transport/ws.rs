@@ -171,6 +171,7 @@ async fn session(
     let now = Instant::now();
     let mut conn_bucket = TokenBucket::new(shop.cfg.conn_rate_per_s, shop.cfg.conn_burst, now);
     let (res_tx, mut res_rx) = mpsc::channel::<String>(64);
+    let mut strikes = 0u32;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -186,8 +187,19 @@ async fn session(
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
-                if let Some(reply) = handle_frame(&s, &mut conn_bucket, text.as_str(), &res_tx) {
-                    send(&mut socket, reply).await?;
+                match handle_frame(&s, &mut conn_bucket, text.as_str(), &res_tx) {
+                    None => strikes = 0,
+                    Some((reply, refused)) => {
+                        strikes = if refused { strikes + 1 } else { 0 };
+                        send(&mut socket, reply).await?;
+                        let max = s.shop.cfg.max_strikes;
+                        if max > 0 && strikes >= max {
+                            tracing::warn!(stream = %s.stream_id, user = %s.actor.user_id, strikes, "closing flooding websocket");
+                            send(&mut socket, wire::error(&serde_json::Value::Null, "flood", "too many refused frames; closing")).await?;
+                            let _ = socket.send(Message::Close(None)).await;
+                            return Ok(());
+                        }
+                    }
                 }
             }
             reply = res_rx.recv() => {
@@ -207,25 +219,25 @@ async fn session(
     }
 }
 
-/// Validate, rate-limit and dispatch one frame. Returns an immediate reply, if any; command
-/// results arrive later through `results`.
+/// Validate, rate-limit and dispatch one frame. Returns an immediate reply, if any, and whether
+/// it is a refusal; command results arrive later through `results`.
 fn handle_frame(
     s: &Session,
     bucket: &mut TokenBucket,
     text: &str,
     results: &mpsc::Sender<String>,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     let user = &s.actor.user_id;
     if text.len() > s.shop.cfg.max_frame_bytes {
         tracing::info!(stream = %s.stream_id, %user, bytes = text.len(), "refused oversized frame");
-        return Some(wire::error(
-            &serde_json::Value::Null,
-            "frame_too_large",
-            &format!(
-                "frame of {} bytes exceeds the limit of {} bytes",
-                text.len(),
-                s.shop.cfg.max_frame_bytes
-            ),
+        let msg = format!(
+            "frame of {} bytes exceeds the limit of {} bytes",
+            text.len(),
+            s.shop.cfg.max_frame_bytes
+        );
+        return Some((
+            wire::error(&serde_json::Value::Null, "frame_too_large", &msg),
+            true,
         ));
     }
     let now = Instant::now();
@@ -235,17 +247,15 @@ fn handle_frame(
         .or_else(|| s.shop.take_user_token(user, now).err());
     if let Some(retry_after_ms) = limited {
         tracing::info!(stream = %s.stream_id, %user, retry_after_ms, "refused frame: rate limited");
-        return Some(wire::command_error(
-            &serde_json::Value::Null,
-            &CommerceError::RateLimited { retry_after_ms },
-        ));
+        let e = CommerceError::RateLimited { retry_after_ms };
+        return Some((wire::command_error(&serde_json::Value::Null, &e), true));
     }
     match wire::parse(text) {
         Err(r) => {
             tracing::info!(stream = %s.stream_id, %user, code = r.code, message = %r.message, "refused frame");
-            Some(wire::error(&r.id, r.code, &r.message))
+            Some((wire::error(&r.id, r.code, &r.message), true))
         }
-        Ok(Inbound::Ping { id }) => Some(wire::pong(&id)),
+        Ok(Inbound::Ping { id }) => Some((wire::pong(&id), false)),
         Ok(Inbound::Command { id, cmd }) => {
             let shop = s.shop.clone();
             let actor = s.actor.clone();
