@@ -1,4 +1,5 @@
-//! GStreamer's rtmp2sink (flvmux) publishes H.264 + AAC; the bus gets both tracks.
+//! GStreamer's rtmp2sink and librtmp-based rtmpsink (after flvmux) publish H.264 + AAC; the
+//! bus gets both tracks.
 
 mod rtmp_common;
 
@@ -10,9 +11,19 @@ use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gstreamer_rtmp2sink_publish() {
+    gst_publish("rtmp2sink").await;
+}
+
+/// `rtmpsink` is built on librtmp, the library OBS's RTMP output grew from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gstreamer_librtmp_rtmpsink_publish() {
+    gst_publish("rtmpsink").await;
+}
+
+async fn gst_publish(sink: &str) {
     require("gst-launch-1.0");
     for element in [
-        "rtmp2sink",
+        sink,
         "flvmux",
         "x264enc",
         "avenc_aac",
@@ -31,7 +42,7 @@ async fn gstreamer_rtmp2sink_publish() {
     let pipeline = format!(
         "videotestsrc is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 \
          ! x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! h264parse \
-         ! flvmux name=m streamable=true ! rtmp2sink location={} \
+         ! flvmux name=m streamable=true ! {sink} location={} \
          audiotestsrc is-live=true num-buffers=141 samplesperbuffer=1024 \
          ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! m.",
         srv.url("g1")
