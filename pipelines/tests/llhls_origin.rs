@@ -155,3 +155,55 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
     );
     assert_eq!(a, "aac,48000,2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_held_requests_are_released_by_one_part() {
+    let stream = Stream::new("t6");
+    let origin = llhls::spawn(Arc::clone(&stream), LlHlsConfig::default());
+    let _enc = publish(&stream, false);
+    wait_live(&origin).await;
+    let text = playlist(&origin, "video", "").await.expect("playlist");
+    // The part after the next one: at least one part duration away.
+    let (msn, part) = next_part(&text);
+    let query = format!("_HLS_msn={msn}&_HLS_part={}", part + 1);
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..2000)
+        .map(|_| {
+            let origin = Arc::clone(&origin);
+            let query = query.clone();
+            tokio::spawn(async move {
+                let text = playlist(&origin, "video", &query).await?;
+                Ok::<_, OriginError>((Instant::now(), text))
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let held = origin.stats().held_now;
+    assert!(held >= 1900, "only {held} requests held");
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.expect("task").expect("released"));
+    }
+    let first = done.iter().map(|d| d.0).min().expect("answers");
+    let last = done.iter().map(|d| d.0).max().expect("answers");
+    println!(
+        "2000 held: {held} held at once, released within {:?}, last answer {:?} after the requests",
+        last - first,
+        last - t0
+    );
+    // All released together, by the part they waited for, well within 3 part targets.
+    assert!(
+        last - first < Duration::from_millis(100),
+        "spread {:?}",
+        last - first
+    );
+    assert!(
+        last - t0 < Duration::from_millis(700),
+        "took {:?}",
+        last - t0
+    );
+    assert!(done
+        .iter()
+        .all(|d| next_part(&d.1) > (msn, part + 1) || next_part(&d.1).0 > msn));
+    assert_eq!(origin.stats().held_now, 0);
+}

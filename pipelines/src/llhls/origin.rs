@@ -105,6 +105,7 @@ impl Origin {
     /// Adds timed metadata; it is listed while it overlaps the playlist window.
     pub fn add_daterange(&self, range: DateRange) {
         let mut st = self.state.lock();
+        st.touch();
         st.dateranges.retain(|d| d.id != range.id);
         st.dateranges.push(range);
         if let Some(oldest) = st
@@ -210,10 +211,13 @@ impl Origin {
             }
             None => PLAIN_PLAYLIST_CACHE,
         };
-        let st = self.state.lock();
-        let text = playlist::media(&st, idx, query.skip).ok_or(OriginError::NotLive)?;
+        let text = self
+            .state
+            .lock()
+            .media_playlist(idx, query.skip)
+            .ok_or(OriginError::NotLive)?;
         Ok(HlsBody {
-            bytes: Bytes::from(text),
+            bytes: text,
             content_type: PLAYLIST_TYPE,
             cache_control: cache,
         })

@@ -15,6 +15,7 @@ impl Origin {
     /// Returns the TARGETDURATION and PART-TARGETs already served, if any.
     pub(super) fn begin_session(&self, session: &Session, tracks: &[TrackKind]) -> Served {
         let mut st = self.state.lock();
+        st.touch();
         for &kind in tracks {
             if !st.renditions.iter().any(|r| r.kind == kind) {
                 st.renditions.push(Rendition::new(kind));
@@ -58,6 +59,7 @@ impl Origin {
         info: Option<VideoInfo>,
     ) {
         let mut st = self.state.lock();
+        st.touch();
         if let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) {
             r.inits.insert(epoch, bytes);
             if info.is_some() {
@@ -68,6 +70,7 @@ impl Origin {
 
     pub(super) fn push_part(&self, kind: TrackKind, epoch: u64, meta: &ClosedPart, bytes: Bytes) {
         let mut st = self.state.lock();
+        st.touch();
         let window = st.window;
         let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) else {
             return;
@@ -98,6 +101,7 @@ impl Origin {
     /// The session is over: a segment left open is closed.
     pub(super) fn end_session(&self, epoch: u64) {
         let mut st = self.state.lock();
+        st.touch();
         for r in st.renditions.iter_mut().filter(|r| r.epoch == epoch) {
             if r.open().is_some() {
                 r.close_open();

@@ -16,6 +16,10 @@ pub struct State {
     /// Delta updates are offered (CAN-SKIP-UNTIL) once every playlist holds at least
     /// CAN-SKIP-UNTIL of complete segments, so a delta never keeps less than that; sticky.
     pub can_skip: bool,
+    /// Bumped on every change; rendered playlists are cached per version.
+    pub version: u64,
+    /// (version, text) of the last full / delta playlist per rendition: `[idx * 2 + skip]`.
+    pub cache: Vec<Option<(u64, bytes::Bytes)>>,
 }
 
 impl State {
@@ -35,6 +39,28 @@ impl State {
                 .renditions
                 .iter()
                 .all(|r| r.part_target.is_some() && r.newest_part().is_some())
+    }
+
+    /// Marks a change: cached playlists are stale.
+    pub fn touch(&mut self) {
+        self.version += 1;
+    }
+
+    /// The media playlist of rendition `idx`, rendered once per change and shared by every
+    /// request (a burst of released blocking requests costs one render).
+    pub fn media_playlist(&mut self, idx: usize, skip: bool) -> Option<bytes::Bytes> {
+        let slot = idx * 2 + usize::from(skip);
+        if let Some(Some((v, text))) = self.cache.get(slot) {
+            if *v == self.version {
+                return Some(text.clone());
+            }
+        }
+        let text = bytes::Bytes::from(super::playlist::media(self, idx, skip)?);
+        if self.cache.len() <= slot {
+            self.cache.resize(slot + 1, None);
+        }
+        self.cache[slot] = Some((self.version, text.clone()));
+        Some(text)
     }
 
     /// Turns delta updates on once every rendition holds 6 target durations of segments.
