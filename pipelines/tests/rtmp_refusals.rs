@@ -285,3 +285,40 @@ async fn command_flood_is_cut_off() {
     assert_good_publish(&srv, "good").await;
     w.check(WITNESS_SECS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_without_video_and_without_metadata_is_refused_after_3_s() {
+    let (srv, w) = setup().await;
+    let mut client = RawClient::publish(srv.addr, "live", "k1").await;
+    let t0 = tokio::time::Instant::now();
+    client
+        .audio(0, Bytes::from_static(&[0xaf, 0, 0x11, 0x90]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // One AAC frame every ~21 ms until the server gives up on video.
+    let mut ts = 0;
+    let refused = loop {
+        ts += 21;
+        let frame = Bytes::from_static(&[0xaf, 1, 0x21, 0x10, 0x04]);
+        if client.audio(ts, frame).await.is_err() || t0.elapsed() > Duration::from_secs(6) {
+            break client.read_until_closed(Duration::from_secs(3)).await;
+        }
+        if srv.stats.refused(RefusalKind::NoVideo) > 0 {
+            break client.read_until_closed(Duration::from_secs(3)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(21)).await;
+    };
+    assert!(refused, "connection still open");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(
+        client.status_codes(),
+        vec!["NetStream.Publish.Rejected".to_owned()]
+    );
+    assert!(!srv.stream("k1").is_publishing());
+    assert_good_publish(&srv, "k1").await;
+    w.check(WITNESS_SECS).await;
+}
