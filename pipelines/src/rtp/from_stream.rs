@@ -112,6 +112,10 @@ fn start(
     cfg: &RtpConfig,
     sink: &Arc<dyn RtpSink>,
 ) -> Option<Live> {
+    if let Err(e) = crate::gst_init::init() {
+        tracing::error!(stream = id, error = %e, "rtp: GStreamer unavailable, session not sent");
+        return None;
+    }
     let video = session
         .track(TrackKind::Video)
         .filter(|t| matches!(t.codec, Codec::H264 { .. }))
