@@ -89,6 +89,7 @@ pub fn build_command(
     } else {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(o)) => o,
+            Ok(Value::Null) => Map::new(),
             Ok(_) => {
                 return Err(CommerceError::Invalid(
                     "the body must be a JSON object".into(),
