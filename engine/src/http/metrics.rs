@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::AppState;
+use crate::registry::Entry;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,34 +35,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         live as u64,
     );
 
-    header_line(
+    per_stream(
         &mut out,
+        &entries,
         "showroom_ingest_bytes_total",
-        "counter",
         "Media bytes received per stream.",
+        |e| e.bus.stats.bytes_in.load(Ordering::Relaxed),
     );
-    for e in &entries {
-        let v = e.bus.stats.bytes_in.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "showroom_ingest_bytes_total{{stream=\"{}\"}} {v}",
-            e.record.id
-        );
-    }
-    header_line(
+    per_stream(
         &mut out,
+        &entries,
         "showroom_ingest_units_total",
-        "counter",
         "Access units received per stream.",
+        |e| e.bus.stats.units_in.load(Ordering::Relaxed),
     );
-    for e in &entries {
-        let v = e.bus.stats.units_in.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "showroom_ingest_units_total{{stream=\"{}\"}} {v}",
-            e.record.id
-        );
-    }
     let hls: Vec<_> = entries
         .iter()
         .map(|e| (&e.record.id, e.origin.stats()))
@@ -97,6 +84,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         extra(&mut out);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// One counter with a `stream` label per registered stream.
+fn per_stream(
+    out: &mut String,
+    entries: &[std::sync::Arc<Entry>],
+    name: &str,
+    help: &str,
+    value: impl Fn(&Entry) -> u64,
+) {
+    header_line(out, name, "counter", help);
+    for e in entries {
+        let _ = writeln!(out, "{name}{{stream=\"{}\"}} {}", e.record.id, value(e));
+    }
 }
 
 /// Writes `# HELP` and `# TYPE` lines.
