@@ -1,4 +1,4 @@
-//! Rendering of the multivariant and media playlists from the origin's [`State`].
+//! Rendering of the multivariant and media playlists from the origin's state.
 
 use std::fmt::Write;
 use std::time::SystemTime;
