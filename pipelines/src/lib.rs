@@ -20,17 +20,21 @@
 //! come from it, so an event stamped with the stream clock lands on the frame it names.
 //!
 //! ```
-//! use showroom_pipelines::{stream::{Stream, Track}, unit::{Codec, Unit, TrackKind}};
+//! use showroom_pipelines::{stream::{Event, Stream, Track}, unit::{Codec, Unit, TrackKind}};
 //! # use std::time::Duration;
 //! let stream = Stream::new("show-1");
 //! let mut hls = stream.subscribe("llhls", 1024);
 //! let publisher = stream.begin_publish("rtmp", "127.0.0.1:50000").unwrap();
 //! publisher.set_tracks(vec![Track::video(Codec::H264 { config: bytes::Bytes::new() })]);
-//! publisher.write(Unit {
-//!     track: TrackKind::Video, pts: Duration::ZERO, dts: Duration::ZERO,
-//!     keyframe: true, payload: bytes::Bytes::new(),
-//! }).unwrap();
+//! // The session starts once the clock anchor's warm-up (500 ms of media) has arrived.
+//! for i in 0..20u64 {
+//!     publisher.write(Unit {
+//!         track: TrackKind::Video, pts: Duration::from_millis(i * 40),
+//!         dts: Duration::from_millis(i * 40), keyframe: i == 0, payload: bytes::Bytes::new(),
+//!     }).unwrap();
+//! }
 //! assert!(stream.now().is_some());
+//! assert!(matches!(hls.blocking_recv(), Some(Event::Start(_))));
 //! ```
 
 pub mod gst_init;
