@@ -131,7 +131,9 @@ impl Fanout {
     /// A viewer sent PLI/FIR at `now`; at most one request per interval goes upstream.
     pub fn keyframe_wanted(&self, now: Instant) {
         if self.gate.lock().request(now) {
-            self.stats.keyframes_requested.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .keyframes_requested
+                .fetch_add(1, Ordering::Relaxed);
             if let Some(e) = self.egress.lock().as_ref() {
                 e.request_keyframe();
             }
@@ -188,21 +190,29 @@ impl RtpSink for Fanout {
         }
         let mut forwarded = 0;
         let mut dropped = 0;
-        inner.viewers.retain(|slot| match slot.tx.try_send(Arc::clone(&out)) {
-            Ok(()) => {
-                forwarded += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                dropped += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        inner
+            .viewers
+            .retain(|slot| match slot.tx.try_send(Arc::clone(&out)) {
+                Ok(()) => {
+                    forwarded += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
         drop(inner);
-        self.stats.packets_forwarded.fetch_add(forwarded, Ordering::Relaxed);
+        self.stats
+            .packets_forwarded
+            .fetch_add(forwarded, Ordering::Relaxed);
         if dropped > 0 {
-            let total = self.stats.packets_dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
+            let total = self
+                .stats
+                .packets_dropped
+                .fetch_add(dropped, Ordering::Relaxed)
+                + dropped;
             if total.is_power_of_two() {
                 tracing::warn!(stream = %self.stream_id, total, "sfu: slow viewers, packets dropped");
             }

@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn garbage_is_bad_sdp() {
-        assert!(matches!(check_offer("hello"), Err(SignalingError::BadSdp(_))));
+        assert!(matches!(
+            check_offer("hello"),
+            Err(SignalingError::BadSdp(_))
+        ));
         assert!(matches!(check_offer(""), Err(SignalingError::BadSdp(_))));
         assert!(matches!(check_offer(HEAD), Err(SignalingError::BadSdp(_))));
     }

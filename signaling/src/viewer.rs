@@ -109,7 +109,11 @@ async fn answer(
                     (pending.lock().take(), weak_fanout.upgrade())
                 {
                     let gop = fanout.attach(id, tx);
-                    tracing::info!(viewer = id, gop_packets = gop.len(), "sfu: viewer connected");
+                    tracing::info!(
+                        viewer = id,
+                        gop_packets = gop.len(),
+                        "sfu: viewer connected"
+                    );
                     tokio::spawn(write(gop, rx, video, audio));
                 }
             }
@@ -127,8 +131,8 @@ async fn answer(
         Box::pin(async {})
     }));
 
-    let offer = RTCSessionDescription::offer(offer)
-        .map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+    let offer =
+        RTCSessionDescription::offer(offer).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
     pc.set_remote_description(offer)
         .await
         .map_err(|e| SignalingError::BadSdp(e.to_string()))?;
@@ -142,7 +146,9 @@ async fn answer(
     let local = pc
         .local_description()
         .await
-        .ok_or(SignalingError::Unsupported("no local description after gathering"))?;
+        .ok_or(SignalingError::Unsupported(
+            "no local description after gathering",
+        ))?;
     Ok(local.sdp)
 }
 

@@ -42,7 +42,10 @@ async fn create(
     let answer = sfu.view(&id, offer).await?;
     let mut resp = (StatusCode::CREATED, answer.sdp).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("/whep/{id}/{}", answer.session)) {
         h.insert(header::LOCATION, v);
     }

@@ -70,7 +70,10 @@ async fn watch(bframes: u32, expect: VideoMode) {
     assert!(last > mid, "framesDecoded stopped growing ({mid} → {last})");
     assert_eq!(samples[samples.len() - 1]["width"].as_u64(), Some(640));
     assert!(
-        samples[samples.len() - 1]["audioPackets"].as_u64().unwrap_or(0) > 50,
+        samples[samples.len() - 1]["audioPackets"]
+            .as_u64()
+            .unwrap_or(0)
+            > 50,
         "audio (Opus) not received: {report}"
     );
     assert_eq!(report["deleteStatus"].as_u64(), Some(200), "{report}");

@@ -53,7 +53,10 @@ async fn refusals_have_status_and_reason() {
 
     let (s, body, _) = post(&env.whep_url("nope"), "application/sdp", fake_offer("H264")).await;
     assert_eq!(s, 404, "unknown stream: {body}");
-    assert!(body.contains("unknown stream nope"), "reason missing: {body}");
+    assert!(
+        body.contains("unknown stream nope"),
+        "reason missing: {body}"
+    );
 
     let (s, body, _) = post(&url, "application/sdp", fake_offer("H264")).await;
     assert_eq!(s, 409, "stream not live: {body}");
@@ -73,8 +76,14 @@ async fn delete_twice_and_patch() {
 
     let (s, body, location) = post(&url, "application/sdp", fake_offer("H264")).await;
     assert_eq!(s, 201, "valid offer on a live stream: {body}");
-    assert!(body.contains("a=candidate:"), "answer carries candidates: {body}");
-    assert!(body.contains("127.0.0.1"), "loopback candidate offered: {body}");
+    assert!(
+        body.contains("a=candidate:"),
+        "answer carries candidates: {body}"
+    );
+    assert!(
+        body.contains("127.0.0.1"),
+        "loopback candidate offered: {body}"
+    );
     assert!(body.contains("H264/90000"), "H.264 answered: {body}");
     let location = location.unwrap_or_else(|| panic!("201 without Location"));
     assert!(location.starts_with("/whep/live/"), "Location {location}");

@@ -22,7 +22,10 @@ async fn webrtcbin_receives_frames() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(decoded >= 60, "webrtcbin decoded only {decoded} frames in 15 s");
+    assert!(
+        decoded >= 60,
+        "webrtcbin decoded only {decoded} frames in 15 s"
+    );
     assert!(
         viewer.audio_buffers.load(Ordering::Relaxed) > 20,
         "no Opus received"

@@ -106,12 +106,7 @@ async fn run(
     tracing::debug!(stream = %id, "rtp reader ended");
 }
 
-fn start(
-    id: &str,
-    session: &Session,
-    cfg: &RtpConfig,
-    sink: &Arc<dyn RtpSink>,
-) -> Option<Live> {
+fn start(id: &str, session: &Session, cfg: &RtpConfig, sink: &Arc<dyn RtpSink>) -> Option<Live> {
     if let Err(e) = crate::gst_init::init() {
         tracing::error!(stream = id, error = %e, "rtp: GStreamer unavailable, session not sent");
         return None;
@@ -142,7 +137,13 @@ fn start(
         );
         return None;
     }
-    tracing::info!(stream = id, epoch = session.epoch, video = video.is_some(), audio = audio.is_some(), "rtp: session starts");
+    tracing::info!(
+        stream = id,
+        epoch = session.epoch,
+        video = video.is_some(),
+        audio = audio.is_some(),
+        "rtp: session starts"
+    );
     if video.is_none() {
         sink.session_started(session.epoch, None, audio.is_some());
     }
@@ -177,7 +178,10 @@ fn push(id: &str, live: &mut Live, unit: Unit, cfg: &RtpConfig, sink: &Arc<dyn R
                     }
                 }
                 Some(VideoMode::Passthrough) if reordered => {
-                    tracing::warn!(stream = id, "rtp: B-frames appeared, switching to the transcode");
+                    tracing::warn!(
+                        stream = id,
+                        "rtp: B-frames appeared, switching to the transcode"
+                    );
                     v.probe.push(unit);
                     set_mode(id, live, VideoMode::Transcode, cfg, sink);
                 }

@@ -211,9 +211,7 @@ impl Graph {
         let st = gst::Structure::builder("GstForceKeyUnit")
             .field("all-headers", true)
             .build();
-        let sent = self
-            .appsink
-            .send_event(gst::event::CustomUpstream::new(st));
+        let sent = self.appsink.send_event(gst::event::CustomUpstream::new(st));
         tracing::debug!(pipeline = %self.name, sent, "rtp: keyframe requested upstream");
     }
 }

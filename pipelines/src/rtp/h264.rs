@@ -67,7 +67,9 @@ mod tests {
 
     #[test]
     fn extension_is_skipped() {
-        let mut p = vec![0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xbe, 0xde, 0, 1, 1, 2, 3, 4];
+        let mut p = vec![
+            0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xbe, 0xde, 0, 1, 1, 2, 3, 4,
+        ];
         p.push(0x67);
         assert!(is_gop_start(&p));
     }

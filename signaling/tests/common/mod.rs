@@ -166,7 +166,10 @@ pub fn require(tool: &str, arg: &str) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "this test needs `{tool}` on PATH (not found or not runnable)");
+    assert!(
+        ok,
+        "this test needs `{tool}` on PATH (not found or not runnable)"
+    );
 }
 
 /// ffmpeg publishing testsrc2 + sine as H.264 (`bframes` B-frames) + AAC for `secs` seconds.

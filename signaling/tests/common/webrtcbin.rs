@@ -103,13 +103,20 @@ pub async fn connect(whep_url: &str) -> WebrtcbinViewer {
     let (f, a) = (Arc::clone(&frames), Arc::clone(&audio_buffers));
     let weak = pipeline.downgrade();
     webrtc.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else { return };
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
         let media = pad
             .current_caps()
             .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
             .unwrap_or_default();
         let chain: Vec<gst::Element> = if media == "video" {
-            vec![el("rtph264depay"), el("h264parse"), el("avdec_h264"), counting_sink(Arc::clone(&f))]
+            vec![
+                el("rtph264depay"),
+                el("h264parse"),
+                el("avdec_h264"),
+                counting_sink(Arc::clone(&f)),
+            ]
         } else {
             vec![el("rtpopusdepay"), counting_sink(Arc::clone(&a))]
         };
