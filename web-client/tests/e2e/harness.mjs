@@ -68,8 +68,10 @@ export async function startEngine(bin) {
   const [httpPort, rtmpPort] = [await freePort(), await freePort()];
   const logPath = join(dataDir, 'engine.log');
   const log = openSync(logPath, 'w');
+  // The engine reads every SHOWROOM_* variable as config: pass on none of ours (e.g. SHOWROOM_BIN).
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOWROOM_')));
   const child = spawn(bin, ['serve', '--data-dir', dataDir, '--http-port', String(httpPort), '--rtmp-port', String(rtmpPort)], {
-    env: { ...process.env, SHOWROOM_HTTP__BIND: '127.0.0.1', SHOWROOM_RTMP__BIND: '127.0.0.1', SHOWROOM_WEB__DIR: DIST, RUST_LOG: 'info', NO_COLOR: '1' },
+    env: { ...inherited, SHOWROOM_HTTP__BIND: '127.0.0.1', SHOWROOM_RTMP__BIND: '127.0.0.1', SHOWROOM_WEB__DIR: DIST, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', log, log],
   });
   const base = `http://127.0.0.1:${httpPort}`;
