@@ -90,9 +90,10 @@ export function publish(rtmpPort, key, logPath) {
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/${key}`], { stdio: ['ignore', log, log] });
 }
 
-/** Pages from the engine when it serves them; otherwise dist/ on a static port + `?api=`. */
+/** Pages from the engine when it serves them; otherwise (or with JOURNEY_PAGES=static) dist/ on
+ *  a static port + `?api=<engine>`, which also exercises the cross-origin API path. */
 export async function pageBase(engine, streamId) {
-  const r = await fetch(`${engine.base}/watch/${streamId}`).catch(() => null);
+  const r = process.env.JOURNEY_PAGES === 'static' ? null : await fetch(`${engine.base}/watch/${streamId}`).catch(() => null);
   if (r && r.ok && (r.headers.get('content-type') ?? '').includes('text/html')) {
     return { base: engine.base, query: '', servedBy: 'engine', close: () => undefined };
   }
