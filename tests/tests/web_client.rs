@@ -56,11 +56,21 @@ fn web_client_typechecks_and_unit_tests_pass() -> anyhow::Result<()> {
 
 #[test]
 fn web_client_browser_journey() -> anyhow::Result<()> {
+    run_node("tests/e2e/journey.mjs", "0 failed")
+}
+
+/// The pages' WHIP/WHEP clients against a Chromium reference peer (the engine has no WHIP/WHEP yet).
+#[test]
+fn web_client_webrtc_clients() -> anyhow::Result<()> {
+    run_node("tests/e2e/webrtc_clients.mjs", "DELETE on the Location")
+}
+
+fn run_node(script: &str, expect: &str) -> anyhow::Result<()> {
     let bin = showroom_tests::showroom_bin();
     let _g = ready()?;
     npm(&["run", "build"])?;
     let out = Command::new("node")
-        .arg("tests/e2e/journey.mjs")
+        .arg(script)
         .env("SHOWROOM_BIN", &bin)
         .current_dir(web_dir())
         .output()
@@ -71,10 +81,10 @@ fn web_client_browser_journey() -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    ensure!(out.status.success(), "browser journey failed:\n{text}");
+    ensure!(out.status.success(), "{script} failed:\n{text}");
     ensure!(
-        text.contains("0 failed"),
-        "journey summary missing:\n{text}"
+        text.contains(expect),
+        "{script}: {expect:?} missing:\n{text}"
     );
     Ok(())
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NTP_UNIX_OFFSET_MS, playoutPdtMs, sampleFromStats } from '../src/player/playout';
+import { NTP_UNIX_OFFSET_MS, playoutPdtMs, sampleFromFrame, sampleFromStats } from '../src/player/playout';
 
 describe('WebRTC playout → PDT', () => {
   const pdt = 1_795_000_000_000;
@@ -24,5 +24,15 @@ describe('WebRTC playout → PDT', () => {
     expect(sampleFromStats(stats, 3)).toEqual({ ntpMs: 7, atWallMs: 3 });
     expect(sampleFromStats([stats[0]], 3)).toEqual({ ntpMs: 5, atWallMs: 3 });
     expect(sampleFromStats([{ type: 'inbound-rtp', kind: 'video' }], 3)).toBeNull();
+    // No playout timestamp: now minus the mean jitter-buffer delay (seconds in the stats).
+    const jb = [{ type: 'inbound-rtp', kind: 'video', jitterBufferDelay: 6, jitterBufferEmittedCount: 60 }];
+    expect(sampleFromStats(jb, 10_000)).toEqual({ ntpMs: 10_000 - 100 + NTP_UNIX_OFFSET_MS, atWallMs: 10_000 });
+  });
+  it('reads the capture time of the frame on screen', () => {
+    const origin = 1_795_000_000_000;
+    const s = sampleFromFrame({ expectedDisplayTime: 5_000, captureTime: 4_200 }, origin);
+    expect(s).toEqual({ ntpMs: origin + 4_200 + NTP_UNIX_OFFSET_MS, atWallMs: origin + 5_000 });
+    expect(playoutPdtMs(s, origin + 5_100)).toBe(origin + 4_300);
+    expect(sampleFromFrame({ expectedDisplayTime: 5_000 }, origin)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 // Playback over WebRTC (WHEP): receive-only transceivers, one POST, the remote stream on <video>.
 
-import { sampleFromStats, type PlayoutSample } from './playout';
+import { sampleFromFrame, sampleFromStats, type PlayoutSample } from './playout';
 import { hangUp, negotiate, type Session } from './rfc9725';
 
 export interface WhepPlayback {
@@ -33,8 +33,18 @@ export async function playWhep(
     const session = await negotiate(pc, endpoint, token, abort.signal);
     await connected(pc, timeoutMs);
     let sample: PlayoutSample | null = null;
+    let fromFrames = false;
+    const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+      const s = sampleFromFrame(meta, performance.timeOrigin);
+      if (s) {
+        sample = s;
+        fromFrames = true;
+      }
+      if (pc.connectionState !== 'closed') video.requestVideoFrameCallback(onFrame);
+    };
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(onFrame);
     const poll = setInterval(() => {
-      void pc.getStats().then((r) => (sample = sampleFromStats(r.values(), Date.now()) ?? sample));
+      if (!fromFrames) void pc.getStats().then((r) => (sample = sampleFromStats(r.values(), Date.now()) ?? sample));
     }, 250);
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'closed' || pc.connectionState === 'failed') clearInterval(poll);

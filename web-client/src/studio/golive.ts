@@ -75,12 +75,14 @@ export class GoLive {
       this.session = await negotiate(pc, this.whipUrl, key);
       this.pc = pc;
       await this.applyBitrate();
-      pc.addEventListener('connectionstatechange', () => {
+      const onState = () => {
         if (pc.connectionState === 'failed') say(this.msg, 'The connection to the server failed. Press Go live to retry.', 'error');
         if (pc.connectionState === 'connected') say(this.msg, 'You are live.', 'ok');
-      });
+      };
       ($('golive-stop') as HTMLButtonElement).disabled = false;
       say(this.msg, 'Negotiated; waiting for media to flow…');
+      pc.addEventListener('connectionstatechange', onState);
+      onState();
     } catch (e) {
       pc.close();
       ($('golive-start') as HTMLButtonElement).disabled = false;

@@ -114,9 +114,9 @@ export async function pageBase(engine, streamId) {
   return { base: `http://127.0.0.1:${port}`, query: `?api=${encodeURIComponent(engine.base)}`, servedBy: 'static', close: () => server.close() };
 }
 
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   const userDataDir = await mkdtemp(join(tmpdir(), 'showroom-chromium-'));
-  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], viewport: { width: 1280, height: 860 } });
 }
 
 /** JSON over HTTP with a bearer; throws on non-2xx with the body. */
