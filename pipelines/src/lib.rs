@@ -44,3 +44,4 @@ pub mod rtmp;
 pub mod rtp;
 pub mod stream;
 pub mod unit;
+pub mod whip;

@@ -15,6 +15,12 @@ pub enum SignalingError {
     UnknownStream(String),
     #[error("stream {0} is not live")]
     NotLive(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("stream {0} already has a publisher")]
+    Busy(String),
+    #[error("ingest failed: {0}")]
+    Ingest(String),
     #[error("unknown session {0}")]
     UnknownSession(String),
     #[error("too many viewers")]
@@ -33,10 +39,11 @@ impl SignalingError {
             Self::BadSdp(_) => StatusCode::BAD_REQUEST,
             Self::NoCodec(_) => StatusCode::NOT_ACCEPTABLE,
             Self::UnknownStream(_) | Self::UnknownSession(_) => StatusCode::NOT_FOUND,
-            Self::NotLive(_) => StatusCode::CONFLICT,
+            Self::NotLive(_) | Self::Busy(_) => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Full => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unsupported(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::WebRtc(_) | Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::WebRtc(_) | Self::Io(_) | Self::Ingest(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

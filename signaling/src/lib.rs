@@ -18,10 +18,14 @@
 //! (time is an argument).
 //!
 //! ```no_run
-//! # async fn f(lookup: std::sync::Arc<dyn showroom_signaling::StreamLookup>) -> Result<(), showroom_signaling::SignalingError> {
-//! use showroom_signaling::{router, Sfu, WebRtcConfig};
+//! # async fn f(
+//! #     lookup: std::sync::Arc<dyn showroom_signaling::StreamLookup>,
+//! #     keys: std::sync::Arc<dyn showroom_pipelines::ingest::PublishTarget>,
+//! # ) -> Result<(), showroom_signaling::SignalingError> {
+//! use showroom_signaling::{router, Sfu, WebRtcConfig, Whip, WhipConfig};
 //! let sfu = Sfu::new(WebRtcConfig::default(), Default::default(), lookup).await?;
-//! let app: axum::Router = axum::Router::new().merge(router(sfu.clone()));
+//! let whip = Whip::new(WhipConfig::default(), keys);
+//! let app: axum::Router = axum::Router::new().merge(router(sfu, whip));
 //! # let _ = app; Ok(()) }
 //! ```
 
@@ -34,13 +38,16 @@ pub mod offer;
 mod sfu;
 mod viewer;
 pub mod whep;
+pub mod whip;
 
 pub use config::{IceServer, WebRtcConfig};
 pub use error::SignalingError;
 pub use sfu::{Sfu, StreamLookup, ViewAnswer};
 pub use showroom_pipelines::rtp::RtpConfig;
+pub use showroom_pipelines::whip::WhipConfig;
+pub use whip::Whip;
 
-/// All of this crate's routes (today: WHEP), state applied.
-pub fn router(sfu: Sfu) -> axum::Router {
-    whep::router(sfu)
+/// All of this crate's routes (WHEP viewers, WHIP publishers), state applied.
+pub fn router(sfu: Sfu, whip: Whip) -> axum::Router {
+    whep::router(sfu).merge(whip::router(whip))
 }

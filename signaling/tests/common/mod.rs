@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod webrtcbin;
+pub mod whip_client;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::rtmp::{RtmpConfig, RtmpServer};
 use showroom_pipelines::stream::Stream;
-use showroom_signaling::{router, RtpConfig, Sfu, StreamLookup, WebRtcConfig};
+use showroom_signaling::{router, RtpConfig, Sfu, StreamLookup, WebRtcConfig, Whip, WhipConfig};
 use tokio::process::{Child, Command};
 
 /// Streams by key (`k-<name>`) and by id (`<name>`), like the engine's registry.
@@ -48,6 +49,7 @@ pub struct Env {
     pub rtmp: SocketAddr,
     pub http: SocketAddr,
     pub sfu: Sfu,
+    pub whip: Whip,
     pub registry: Arc<Registry>,
 }
 
@@ -58,6 +60,10 @@ impl Env {
 
     pub fn whep_url(&self, name: &str) -> String {
         format!("http://{}/whep/{name}", self.http)
+    }
+
+    pub fn whip_url(&self, name: &str) -> String {
+        format!("http://{}/whip/{name}", self.http)
     }
 
     pub fn page_url(&self) -> String {
@@ -92,7 +98,7 @@ pub fn test_webrtc_config() -> WebRtcConfig {
     }
 }
 
-/// Starts the RTMP server and an HTTP server with `router(sfu)` and a blank page at `/`.
+/// Starts the RTMP server and an HTTP server with `router(sfu, whip)` and a blank page at `/`.
 pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
     init_tracing();
     let registry = Arc::new(Registry::new(names));
@@ -113,6 +119,13 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
         Ok(s) => s,
         Err(e) => panic!("Sfu::new: {e}"),
     };
+    let whip = Whip::new(
+        WhipConfig {
+            ice_addresses: vec!["127.0.0.1".into()],
+            ..WhipConfig::default()
+        },
+        Arc::clone(&registry) as Arc<dyn PublishTarget>,
+    );
     let app = axum::Router::new()
         .route(
             "/",
@@ -120,7 +133,7 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
                 axum::response::Html("<!doctype html><title>whep test</title>")
             }),
         )
-        .merge(router(sfu.clone()));
+        .merge(router(sfu.clone(), whip.clone()));
     let http_listener = bind().await;
     let http = local(&http_listener);
     tokio::spawn(async move {
@@ -132,6 +145,7 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
         rtmp,
         http,
         sfu,
+        whip,
         registry,
     }
 }

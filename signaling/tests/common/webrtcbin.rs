@@ -145,6 +145,34 @@ pub async fn connect(whep_url: &str) -> WebrtcbinViewer {
         panic!("webrtcbin viewer: PLAYING: {e}");
     }
 
+    let offer_sdp = offer(&webrtc, &candidates).await;
+    let resp = reqwest::Client::new()
+        .post(whep_url)
+        .header("content-type", "application/sdp")
+        .body(offer_sdp)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {whep_url}: {e}"));
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let answer = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 201, "WHEP answer: {answer}");
+    apply_answer(&webrtc, &answer);
+    WebrtcbinViewer {
+        pipeline,
+        frames,
+        audio_buffers,
+        location,
+    }
+}
+
+/// create-offer, set-local-description, waits for gathering; the offer text with the
+/// 127.0.0.1 candidates gathered.
+pub async fn offer(webrtc: &gst::Element, candidates: &Mutex<Vec<(u32, String)>>) -> String {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let promise = gst::Promise::with_change_func(move |reply| {
         let offer = reply
@@ -176,30 +204,13 @@ pub async fn connect(whep_url: &str) -> WebrtcbinViewer {
         offer_sdp.contains("127.0.0.1"),
         "webrtcbin gathered no 127.0.0.1 candidate: {offer_sdp}"
     );
+    offer_sdp
+}
 
-    let resp = reqwest::Client::new()
-        .post(whep_url)
-        .header("content-type", "application/sdp")
-        .body(offer_sdp)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {whep_url}: {e}"));
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let answer = resp.text().await.unwrap_or_default();
-    assert_eq!(status, 201, "WHEP answer: {answer}");
+/// set-remote-description with the server's answer.
+pub fn apply_answer(webrtc: &gst::Element, answer: &str) {
     let sdp = gst_sdp::SDPMessage::parse_buffer(answer.as_bytes())
         .unwrap_or_else(|e| panic!("answer SDP unparseable by GStreamer: {e}"));
     let answer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, sdp);
     webrtc.emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
-    WebrtcbinViewer {
-        pipeline,
-        frames,
-        audio_buffers,
-        location,
-    }
 }
