@@ -114,7 +114,8 @@ async function main() {
     if (!(f2 > f1 && f2 - f1 >= 20)) throw new Error(`frames decoded did not grow over hls.js: ${f1} → ${f2}`);
     const badge = await viewer.textContent('#transport');
     if (badge !== 'LL-HLS') throw new Error(`transport badge says ${badge}`);
-    step('2a. viewer falls back to hls.js and plays', 'ok', `${fallback}; framesDecoded ${f1} → ${f2} in 2 s; badge "${badge}"`);
+    const lat = await viewer.evaluate(() => window.__showroom.player.latencyMs(Date.now()));
+    step('2a. viewer falls back to hls.js and plays', 'ok', `${fallback}; framesDecoded ${f1} → ${f2} in 2 s; badge "${badge}"; ${lat} ms behind PDT`);
     step('2b. framesDecoded grows over WebRTC (WHEP)', 'pending', 'PENDING on WebRTC: no WHEP endpoint on the engine yet');
 
     // The viewer picks a name (named token) and says hello.
