@@ -9,6 +9,7 @@ use crate::ratelimit::TokenBucket;
 use crate::transport::wire::{self, Inbound};
 use crate::Commerce;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use futures::SinkExt;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -122,11 +123,18 @@ impl Session {
         }
         self.last = d.seq;
         if self.visible(d.to.as_deref()) {
-            send(socket, d.frame).await?;
+            // Queued, not flushed: the caller flushes once per batch of ready events.
+            socket
+                .feed(Message::Text(d.frame))
+                .await
+                .map_err(|e| CommerceError::Internal(format!("send: {e}")))?;
         }
         Ok(())
     }
 }
+
+/// Events already waiting are written with one flush (one syscall) per batch.
+const BATCH: usize = 64;
 
 async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> Result<(), CommerceError> {
     socket
@@ -208,7 +216,16 @@ async fn session(
                 }
             }
             ev = rx.recv() => match ev {
-                Ok(d) => s.live(&mut socket, d).await?,
+                Ok(d) => {
+                    s.live(&mut socket, d).await?;
+                    for _ in 1..BATCH {
+                        match rx.try_recv() {
+                            Ok(d) => s.live(&mut socket, d).await?,
+                            Err(_) => break, // empty, lagged or closed: the next recv() reports it
+                        }
+                    }
+                    socket.flush().await.map_err(|e| CommerceError::Internal(format!("flush: {e}")))?;
+                }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(stream = %s.stream_id, user = %s.actor.user_id, skipped = n, "slow websocket reader; replaying from history");
                     s.replay(&mut socket).await?;
