@@ -13,7 +13,9 @@
 //! - TARGETDURATION is fixed when the first segment closes: max(round(segment), round(first
 //!   segment)). If a later GOP runs so long that the next part would make EXTINF round above
 //!   it, the segment is cut at that part boundary anyway (the new segment then starts without a
-//!   keyframe; players cope, a changing TARGETDURATION would break them all).
+//!   keyframe; players cope, a changing TARGETDURATION would break them all). To avoid that, an
+//!   early keyframe (an encoder's scene cut) ends the segment when one more GOP of the last
+//!   observed length would break the target.
 //! - Audio parts are N whole AAC frames; an audio segment starts at the first audio frame at or
 //!   after a video segment's start (so MSN n covers the same time in both playlists). Audio that
 //!   is ahead of the video on the bus is held until the video catches up (at most ~2 s).
@@ -94,6 +96,9 @@ pub struct Segmenter<T> {
     video_starts: VecDeque<Duration>,
     latest_video_dts: Option<Duration>,
     held_audio: VecDeque<(Duration, Duration, T)>,
+    /// DTS of the last video keyframe, and the interval before it.
+    last_key: Option<Duration>,
+    last_gop: Option<Duration>,
     /// Last DTS accepted per track (video, audio): DTS must strictly increase.
     last_dts: [Option<Duration>; 2],
 }
@@ -123,6 +128,8 @@ impl<T> Segmenter<T> {
             video_starts: VecDeque::new(),
             latest_video_dts: None,
             held_audio: VecDeque::new(),
+            last_key: None,
+            last_gop: None,
             last_dts: [None, None],
         }
     }
@@ -216,6 +223,7 @@ impl<T> Segmenter<T> {
             v.observe(dts);
             v.start(dts, pts, true, true);
             self.video_starts.push_back(pts);
+            self.last_key = Some(dts);
             out.push(step(TrackKind::Video, pts, dts, key, payload, None, None));
             return;
         }
@@ -224,13 +232,28 @@ impl<T> Segmenter<T> {
         let p = v.nominal();
         let half = fd / 2;
         let elapsed = dts.saturating_sub(v.seg_start_dts);
-        let (cut, closed) = if key && elapsed + half >= self.segment {
+        let max = match self.target {
+            Some(t) => Duration::from_secs(u64::from(t)) + Duration::from_millis(500) - MS,
+            None => self.segment * 3,
+        };
+        // An early keyframe (an encoder's scene cut) after which one more GOP of the last
+        // observed length would break the target: cut here, on the keyframe, rather than
+        // later without one.
+        let gop = key
+            .then(|| self.last_key.map(|k| dts.saturating_sub(k)))
+            .flatten();
+        if key {
+            self.last_key = Some(dts);
+        }
+        let early = self.target.is_some()
+            && elapsed >= p
+            && self.last_gop.is_some_and(|g| elapsed + g >= max);
+        if let Some(g) = gop {
+            self.last_gop = Some(g);
+        }
+        let (cut, closed) = if key && (elapsed + half >= self.segment || early) {
             (Some(Cut::Fragment), self.close_segment(dts, elapsed))
         } else if dts + half >= v.seg_start_dts + p * (v.part_index + 1) {
-            let max = match self.target {
-                Some(t) => Duration::from_secs(u64::from(t)) + Duration::from_millis(500) - MS,
-                None => self.segment * 3,
-            };
             if elapsed + p >= max {
                 tracing::warn!(?elapsed, target = ?self.target, "llhls: GOP longer than the target duration, segment cut without a keyframe");
                 (Some(Cut::Fragment), self.close_segment(dts, elapsed))

@@ -226,3 +226,25 @@ fn non_increasing_dts_is_dropped_and_pts_clamped() {
     let kept: Vec<(u32, Duration)> = out.iter().map(|s| (s.payload, s.pts)).collect();
     assert_eq!(kept, vec![(0, ms(0.0)), (1, ms(33.0)), (4, ms(67.0))]);
 }
+
+#[test]
+fn scene_cut_keyframe_ends_the_segment_early_instead_of_breaking_the_target() {
+    let mut seg = Segmenter::new(&cfg(false));
+    let mut out = Vec::new();
+    // Keyframes every 60 frames, except a scene cut at frame 117 that restarts the GOP count.
+    let keys: Vec<u32> = vec![0, 60, 117, 177, 237, 297];
+    for f in 0..330u32 {
+        let t = ms((f64::from(f) * 1000.0 / 30.0).round());
+        seg.push(TrackKind::Video, t, t, keys.contains(&f), f, &mut out);
+    }
+    let segs = segments(&closed(&out, TrackKind::Video));
+    assert_eq!(seg.target(), Some(2));
+    for s in &segs {
+        let total: Duration = s.iter().map(|p| p.duration).sum();
+        assert!(round_half_up(total) <= 2, "segment of {total:?}");
+        assert!(s[0].independent, "segment without a keyframe start: {s:?}");
+    }
+    // The scene cut at 3.9 s ended the second segment early (1.9 s).
+    let second: Duration = segs[1].iter().map(|p| p.duration).sum();
+    assert!(second >= ms(1899.0) && second <= ms(1901.0), "{second:?}");
+}
