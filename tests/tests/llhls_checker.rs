@@ -149,8 +149,7 @@ async fn probe_streams(engine: &Engine, medias: &[Url]) -> anyhow::Result<Vec<Va
             .with_context(|| format!("no EXT-X-MAP in {media}:\n{text}"))?;
         let segment = text
             .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .next_back()
+            .rfind(|l| !l.starts_with('#') && !l.trim().is_empty())
             .with_context(|| format!("no complete segment in {media}:\n{text}"))?;
         let mut bytes = Vec::new();
         for uri in [init.as_str(), segment] {
