@@ -203,6 +203,24 @@ async function main() {
     await moderator.goto(url('moderate', `#token=${mod.token}`));
     const row = `#mod-chat li[data-user-id="${viewerId}"]`;
     await moderator.waitForSelector(row, { timeout: 15_000 });
+    // Word filter and delete, before the ban.
+    await moderator.fill('#words', 'spoiler');
+    await moderator.click('#settings-form button[type=submit]');
+    await moderator.waitForSelector('#settings-msg >> text=Rules saved.', { timeout: 10_000 });
+    await viewer.fill('#chat-input', 'huge SPOILER ahead');
+    await viewer.press('#chat-input', 'Enter');
+    await viewer.waitForSelector('#chat-msg[data-kind="error"]', { timeout: 10_000 });
+    const filtered = await viewer.textContent('#chat-msg');
+    if (!/word not allowed/.test(filtered ?? '')) throw new Error(`word filter refusal expected, got: ${filtered}`);
+    await viewer.fill('#chat-input', 'please delete me');
+    await viewer.press('#chat-input', 'Enter');
+    const delRow = '#mod-chat li[data-message-id] .text >> text=please delete me';
+    await moderator.waitForSelector(delRow, { timeout: 10_000 });
+    await moderator.click(`#mod-chat li:has(.text:text("please delete me")) button[aria-label^="Delete"]`);
+    await viewer.waitForSelector('#chat .text >> text=please delete me', { state: 'detached', timeout: 10_000 });
+    await moderator.waitForSelector('#mod-log li[data-action="delete"]', { timeout: 10_000 });
+    step('moderator word filter and delete', 'ok', `filter: "${filtered}"; deleted message gone from the viewer's chat`);
+
     await moderator.selectOption('#duration', '600');
     await moderator.click(`${row} button[aria-label^="Ban"]`);
     await moderator.waitForSelector('#mod-log li[data-action="ban"]', { timeout: 10_000 });
