@@ -103,13 +103,21 @@ function start(id: string, base: string, api: Api, session: StaffSession): void 
   void loadChat().catch((e) => say(msg, e.message, 'error'));
   void loadLog().catch((e) => say(msg, e.message, 'error'));
 
+  // The server does not hand the word list back, so it is only sent when the moderator typed one:
+  // saving the slow mode or the pinned message must not wipe a filter set elsewhere.
+  let wordsEdited = false;
+  $('words').addEventListener('input', () => (wordsEdited = true));
   $('settings-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const words = ($('words') as HTMLTextAreaElement).value.split('\n').map((w) => w.trim().toLowerCase()).filter(Boolean);
     try {
       await api.call(`${s}/moderation/settings`, {
         method: 'PUT',
-        body: { slow_mode_s: Number(($('slow') as HTMLInputElement).value || 0), banned_words: words, pinned_message: ($('pinned') as HTMLInputElement).value.trim() },
+        body: {
+          slow_mode_s: Number(($('slow') as HTMLInputElement).value || 0),
+          pinned_message: ($('pinned') as HTMLInputElement).value.trim(),
+          ...(wordsEdited ? { banned_words: words } : {}),
+        },
       });
       say($('settings-msg'), 'Rules saved.', 'ok');
       await loadLog();
