@@ -122,3 +122,49 @@ fn reconnect_marks_a_discontinuity_and_eviction_counts_it() {
     let mut st = st;
     assert!(!st.renditions[0].push_part(1, &part(true, false, 0), Bytes::new()));
 }
+
+#[test]
+fn multivariant_lists_codecs_resolution_and_the_audio_group() {
+    let mut st = state(10, &[(1, 2)], 0);
+    {
+        let v = &mut st.renditions[0];
+        v.codec = Some("avc1.64001f".into());
+        v.video = Some(crate::llhls::store::VideoInfo {
+            width: 1280,
+            height: 720,
+            framerate: Some(30.0),
+        });
+    }
+    let mut a = Rendition::new(TrackKind::Audio);
+    a.codec = Some("mp4a.40.2".into());
+    a.channels = Some(2);
+    st.renditions.push(a);
+    let text = super::multivariant(&st).expect("multivariant");
+    assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio.m3u8\"\n"), "{text}");
+    assert!(text.contains(",CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000,AUDIO=\"aud\"\nvideo.m3u8\n"), "{text}");
+    // 4 bytes per 0.2 s part: 160 bit/s on average; BANDWIDTH is the peak with 10 % headroom.
+    let inf = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .expect("variant");
+    let field = |name: &str| -> u64 {
+        inf.split(',')
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .expect("field")
+    };
+    // (rounded up from float arithmetic, hence the one-bit slack)
+    assert!(
+        (176..=177).contains(&field("#EXT-X-STREAM-INF:BANDWIDTH=")),
+        "{inf}"
+    );
+    assert!((160..=161).contains(&field("AVERAGE-BANDWIDTH=")), "{inf}");
+    // Audio alone: one variant pointing at the audio playlist.
+    st.renditions.remove(0);
+    let text = super::multivariant(&st).expect("audio-only multivariant");
+    assert!(
+        text.ends_with(",CODECS=\"mp4a.40.2\"\naudio.m3u8\n"),
+        "{text}"
+    );
+    assert!(!text.contains("#EXT-X-MEDIA"));
+}
