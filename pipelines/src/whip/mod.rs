@@ -16,6 +16,7 @@
 //!
 //! **Time model.** Unit timestamps are the pipeline running time of each buffer.
 
+mod depay;
 mod sdp;
 mod session;
 mod to_stream;
