@@ -1,0 +1,315 @@
+//! Fan-out load tool: `server` runs RTMP ingest + the SFU on 127.0.0.1 and publishes a ~600 kbit/s
+//! ffmpeg stream; `load` (a separate process) opens N webrtc-rs WHEP viewers, counts packets and
+//! loss, and reads the server's CPU and RSS from /proc.
+//!
+//! ```text
+//! cargo run --release -p showroom-signaling --example webrtc_fanout -- server 19350 18080
+//! cargo run --release -p showroom-signaling --example webrtc_fanout -- load http://127.0.0.1:18080/whep/bench <server-pid> 200 30
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use showroom_pipelines::ingest::PublishTarget;
+use showroom_pipelines::rtmp::{RtmpConfig, RtmpServer};
+use showroom_pipelines::stream::Stream;
+use showroom_signaling::{router, RtpConfig, Sfu, StreamLookup, WebRtcConfig, Whip, WhipConfig};
+use webrtc::api::interceptor_registry::register_default_interceptors;
+use webrtc::api::media_engine::MediaEngine;
+use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::{APIBuilder, API};
+use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::interceptor::registry::Registry;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
+use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+struct One(Arc<Stream>);
+
+impl PublishTarget for One {
+    fn find_by_key(&self, key: &str) -> Option<Arc<Stream>> {
+        (key == "k-bench").then(|| Arc::clone(&self.0))
+    }
+}
+
+impl StreamLookup for One {
+    fn stream(&self, id: &str) -> Option<Arc<Stream>> {
+        (id == "bench").then(|| Arc::clone(&self.0))
+    }
+}
+
+async fn server(rtmp_port: u16, http_port: u16) -> Res<()> {
+    let one = Arc::new(One(Stream::new("bench")));
+    let rtmp = tokio::net::TcpListener::bind(("127.0.0.1", rtmp_port)).await?;
+    tokio::spawn(
+        RtmpServer::new(
+            Arc::clone(&one) as Arc<dyn PublishTarget>,
+            RtmpConfig::default(),
+        )
+        .serve(rtmp),
+    );
+    let cfg = WebRtcConfig {
+        include_loopback: true,
+        ice_interfaces: vec!["lo".into()],
+        viewer_queue: 256,
+        max_viewers: 100_000,
+        ..WebRtcConfig::default()
+    };
+    let sfu = Sfu::new(
+        cfg,
+        RtpConfig::default(),
+        Arc::clone(&one) as Arc<dyn StreamLookup>,
+    )
+    .await?;
+    let whip = Whip::new(
+        WhipConfig::default(),
+        Arc::clone(&one) as Arc<dyn PublishTarget>,
+    );
+    let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await?;
+    let app = router(sfu.clone(), whip);
+    tokio::spawn(async move { axum::serve(http, app).await });
+    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "60",
+        ])
+        .args(["-b:v", "530k", "-maxrate", "530k", "-bufsize", "530k"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
+        .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/k-bench"))
+        .kill_on_drop(true)
+        .spawn()?;
+    while one.0.live().is_none() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sfu.warm("bench")?;
+    eprintln!("server ready: pid {}", std::process::id());
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Some(f) = sfu.fanout("bench") {
+                    eprintln!(
+                        "viewers {} in {} forwarded {} dropped {}",
+                        f.viewer_count(),
+                        f.stats.packets_in.load(Ordering::Relaxed),
+                        f.stats.packets_forwarded.load(Ordering::Relaxed),
+                        f.stats.packets_dropped.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            status = ffmpeg.wait() => {
+                eprintln!("ffmpeg ended: {status:?}");
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn client_api() -> Res<API> {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs()?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    let mut s = SettingEngine::default();
+    s.set_include_loopback_candidate(true);
+    s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    s.set_interface_filter(Box::new(|name: &str| name == "lo"));
+    Ok(APIBuilder::new()
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(s)
+        .build())
+}
+
+#[derive(Default)]
+struct Counters {
+    packets: AtomicU64,
+    lost: AtomicU64,
+    first_packet_ms: parking_lot::Mutex<Vec<f64>>,
+}
+
+async fn viewer(api: Arc<API>, url: String, counters: Arc<Counters>) -> Res<()> {
+    let pc = Arc::new(api.new_peer_connection(RTCConfiguration::default()).await?);
+    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
+        pc.add_transceiver_from_kind(
+            kind,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                send_encodings: vec![],
+            }),
+        )
+        .await?;
+    }
+    let started = Instant::now();
+    let c = Arc::clone(&counters);
+    pc.on_track(Box::new(move |track, _, _| {
+        let c = Arc::clone(&c);
+        tokio::spawn(async move {
+            let video = track.kind() == RTPCodecType::Video;
+            let mut last: Option<u16> = None;
+            while let Ok((p, _)) = track.read_rtp().await {
+                c.packets.fetch_add(1, Ordering::Relaxed);
+                let seq = p.header.sequence_number;
+                match last {
+                    None if video => c
+                        .first_packet_ms
+                        .lock()
+                        .push(started.elapsed().as_secs_f64() * 1e3),
+                    Some(l) => {
+                        let gap = seq.wrapping_sub(l);
+                        if gap > 1 && gap < 1000 {
+                            c.lost.fetch_add(u64::from(gap - 1), Ordering::Relaxed);
+                        }
+                    }
+                    None => {}
+                }
+                last = Some(seq);
+            }
+        });
+        Box::pin(async {})
+    }));
+    let offer = pc.create_offer(None).await?;
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(offer).await?;
+    let _ = gathered.recv().await;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or("no local description")?
+        .sdp;
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/sdp")
+        .body(sdp)
+        .send()
+        .await?;
+    if resp.status().as_u16() != 201 {
+        return Err(format!("POST {}: {}", resp.status(), resp.text().await?).into());
+    }
+    pc.set_remote_description(RTCSessionDescription::answer(resp.text().await?)?)
+        .await?;
+    // Keep the peer alive until the process ends.
+    std::mem::forget(pc);
+    Ok(())
+}
+
+fn proc_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
+}
+
+fn proc_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+async fn load(url: String, pid: u32, n: usize, secs: u64) -> Res<()> {
+    let api = Arc::new(client_api()?);
+    let counters = Arc::new(Counters::default());
+    let rss0 = proc_rss_kib(pid);
+    let join_start = Instant::now();
+    let mut failed = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20) {
+        let joins: Vec<_> = chunk
+            .iter()
+            .map(|_| tokio::spawn(viewer(Arc::clone(&api), url.clone(), Arc::clone(&counters))))
+            .collect();
+        for j in joins {
+            if !matches!(j.await, Ok(Ok(()))) {
+                failed += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{} viewers joined in {:?} ({failed} failed)",
+        n - failed,
+        join_start.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (p0, l0, c0, t0) = (
+        counters.packets.load(Ordering::Relaxed),
+        counters.lost.load(Ordering::Relaxed),
+        proc_cpu_secs(pid),
+        Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let wall = t0.elapsed().as_secs_f64();
+    let packets = counters.packets.load(Ordering::Relaxed) - p0;
+    let lost = counters.lost.load(Ordering::Relaxed) - l0;
+    let cpu = proc_cpu_secs(pid) - c0;
+    let rss1 = proc_rss_kib(pid);
+    let mut firsts = counters.first_packet_ms.lock().clone();
+    firsts.sort_by(|a, b| a.total_cmp(b));
+    let pct = |q: f64| {
+        firsts
+            .get(((firsts.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let viewers = (n - failed) as f64;
+    println!(
+        "viewers={} window_s={wall:.1} packets_received={packets} pps={:.0} loss={:.3}% \
+         server_cpu_s={cpu:.2} server_cpu_pct={:.1} packets_per_cpu_s={:.0} viewers_per_core={:.0} \
+         rss_kib_before={rss0} rss_kib_after={rss1} rss_per_viewer_kib={:.1} \
+         first_video_packet_ms_p50={:.0} p95={:.0}",
+        n - failed,
+        packets as f64 / wall,
+        100.0 * lost as f64 / (packets + lost).max(1) as f64,
+        100.0 * cpu / wall,
+        packets as f64 / cpu.max(1e-9),
+        viewers / (cpu / wall).max(1e-9),
+        (rss1.saturating_sub(rss0)) as f64 / viewers.max(1.0),
+        pct(0.5),
+        pct(0.95),
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("server") => {
+            let rtmp = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(19350);
+            let http = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(18080);
+            server(rtmp, http).await
+        }
+        Some("load") => {
+            let url = args.get(2).cloned().ok_or("load <whep-url> <server-pid> <viewers> <secs>")?;
+            let pid = args.get(3).and_then(|v| v.parse().ok()).ok_or("server pid")?;
+            let n = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(100);
+            let secs = args.get(5).and_then(|v| v.parse().ok()).unwrap_or(20);
+            load(url, pid, n, secs).await
+        }
+        _ => Err("usage: webrtc_fanout server [rtmp-port http-port] | load <whep-url> <server-pid> <viewers> <secs>".into()),
+    }
+}
