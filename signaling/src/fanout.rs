@@ -229,3 +229,7 @@ impl RtpSink for Fanout {
         tracing::info!(stream = %self.stream_id, epoch, "sfu: stream no longer live");
     }
 }
+
+#[cfg(test)]
+#[path = "fanout_tests.rs"]
+mod tests;
