@@ -1,10 +1,11 @@
 //! hls.js (lowLatencyMode) in headless Chromium plays a stream published by ffmpeg over RTMP:
 //! frames decoded grow over time and hls.js reports a latency. Runs `tests/browser/hlsjs_play.mjs`
 //! with `node`; installs its npm dependencies (`npm ci`) when they are missing. A screenshot of
-//! the playing page is saved to `<target>/artifacts/hlsjs_play.png`.
+//! the playing page is saved to `<target>/artifacts/hlsjs_play_bf{0,2}.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
@@ -30,6 +31,9 @@ fn artifacts_dir() -> anyhow::Result<PathBuf> {
 
 /// `npm ci --no-audit --no-fund` in tests/browser unless hls.js and playwright-core are there.
 fn ensure_node_deps(dir: &Path) -> anyhow::Result<()> {
+    // The tests of this file run in parallel threads: one `npm ci` at a time.
+    static NPM: Mutex<()> = Mutex::new(());
+    let _guard = NPM.lock().unwrap_or_else(|e| e.into_inner());
     let modules = dir.join("node_modules");
     if modules.join("hls.js/dist/hls.min.js").is_file()
         && modules.join("playwright-core/package.json").is_file()
@@ -68,6 +72,16 @@ async fn wait_playlist(engine: &Engine, url: &str) -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn hlsjs_plays_llhls_in_chromium() -> anyhow::Result<()> {
+    play(0).await
+}
+
+/// OBS-like encodes have B-frames: composition offsets must survive the fMP4 packaging.
+#[tokio::test]
+async fn hlsjs_plays_llhls_with_bframes_in_chromium() -> anyhow::Result<()> {
+    play(2).await
+}
+
+async fn play(bframes: u32) -> anyhow::Result<()> {
     let dir = browser_dir();
     ensure_node_deps(&dir)?;
     ensure!(
@@ -75,10 +89,11 @@ async fn hlsjs_plays_llhls_in_chromium() -> anyhow::Result<()> {
         "/usr/bin/chromium missing (scripts/deps.sh test installs Debian's chromium)"
     );
     let engine = Engine::start().await?;
-    let s = engine.create_stream("hls.js").await?;
+    let s = engine.create_stream(&format!("hls.js bf{bframes}")).await?;
     let key = s["stream_key"].as_str().context("stream_key")?;
     let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
     let opts = FfmpegPublish {
+        bframes,
         seconds: Some(90),
         ..FfmpegPublish::default()
     };
@@ -87,7 +102,7 @@ async fn hlsjs_plays_llhls_in_chromium() -> anyhow::Result<()> {
     // A complete segment first, so hls.js starts on a live playlist with parts.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let shot = artifacts_dir()?.join("hlsjs_play.png");
+    let shot = artifacts_dir()?.join(format!("hlsjs_play_bf{bframes}.png"));
     let _ = std::fs::remove_file(&shot);
     let script = dir.join("hlsjs_play.mjs");
     let (url, shot_arg) = (hls_url.clone(), shot.clone());
