@@ -58,9 +58,11 @@ export class Player {
     });
   }
 
-  async start(): Promise<void> {
+  /** Connect: WebRTC first unless `prefer` says otherwise. `quiet` keeps the current message
+   *  (a retry while the stream is offline should not flash "Connecting…"). */
+  async start(quiet = false): Promise<void> {
     this.stopped = false;
-    this.set('connecting', 'Connecting…');
+    if (!quiet) this.set('connecting', 'Connecting…');
     if (this.opts.prefer !== 'll-hls') {
       try {
         this.whep = await playWhep(this.video, this.opts.whepUrl, null);
@@ -169,7 +171,11 @@ export class Player {
     if (this.retry) clearTimeout(this.retry);
     this.retry = setTimeout(() => {
       this.retry = null;
-      if (this.transport === 'll-hls' || this.fallbackReason) this.restartHls();
+      if (state === 'offline' && this.opts.prefer === 'auto') {
+        // The host may come back over a server that has WebRTC for live streams: try it again.
+        this.fallbackReason = null;
+        void this.start(true);
+      } else if (this.transport === 'll-hls' || this.fallbackReason) this.restartHls();
       else void this.start();
     }, this.opts.retryMs ?? 3_000);
   }
