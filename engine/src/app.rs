@@ -94,12 +94,6 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         tokio::spawn(server.serve(listener));
     }
 
-    let state = AppState {
-        config: Arc::clone(&config),
-        secrets,
-        registry,
-        extra_metrics: Arc::new(extra_metrics),
-    };
     let shop_db = match &db {
         Database::Sqlite(pool) => CommerceDb::Sqlite(pool.clone()),
         Database::Postgres(pool) => CommerceDb::Postgres(pool.clone()),
@@ -107,11 +101,11 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
     let shop = Commerce::start(
         config.commerce.clone(),
         CommerceSecrets {
-            admin_key: state.secrets.admin_key.clone(),
-            jwt_secret: state.secrets.jwt_secret.clone(),
+            admin_key: secrets.admin_key.clone(),
+            jwt_secret: secrets.jwt_secret.clone(),
         },
         shop_db,
-        Arc::new(ShopDirectory(Arc::clone(&state.registry))),
+        Arc::new(ShopDirectory(Arc::clone(&registry))),
     )
     .await?;
     tracing::info!(
@@ -122,7 +116,14 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         },
         "commerce ready"
     );
-    let app = http::router(state, shop, Vec::new());
+    let state = AppState {
+        config: Arc::clone(&config),
+        secrets,
+        registry,
+        shop,
+        extra_metrics: Arc::new(extra_metrics),
+    };
+    let app = http::router(state, Vec::new());
 
     let addr = SocketAddr::new(config.http.bind, config.http.port);
     let listener = TcpListener::bind(addr)

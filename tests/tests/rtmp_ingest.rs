@@ -113,3 +113,58 @@ async fn gstreamer_rtmp2sink_publish_goes_live() -> anyhow::Result<()> {
     assert_eq!(live["ingest"]["audio"]["codec"], "aac");
     Ok(())
 }
+
+#[tokio::test]
+async fn staff_end_the_stream_and_public_info_hides_the_key() -> anyhow::Result<()> {
+    let engine = Engine::start().await?;
+    let s = engine.create_stream("ending").await?;
+    let (id, key) = (s["id"].as_str().unwrap(), s["stream_key"].as_str().unwrap());
+
+    let info: serde_json::Value = engine
+        .http
+        .get(engine.url(&format!("/api/v1/streams/{id}/info")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(info["state"], "idle");
+    assert_eq!(info["rtmp_url"], s["rtmp_url"]);
+    assert!(
+        !info.to_string().contains(key),
+        "public info must not leak the key"
+    );
+
+    let mut ffmpeg = ffmpeg_publish(&engine.rtmp_url(key), &FfmpegPublish::default());
+    engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    let token = |kind: &'static str, body: serde_json::Value| {
+        let req = engine
+            .http
+            .post(engine.url(&format!("/api/v1/streams/{id}/tokens/{kind}")))
+            .json(&body);
+        async move {
+            let v: serde_json::Value = req.send().await?.json().await?;
+            anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let end = engine.url(&format!("/api/v1/streams/{id}/end"));
+    let r = engine.http.post(&end).send().await?;
+    assert_eq!(r.status(), 401);
+    let viewer = token("viewer", serde_json::json!({})).await?;
+    let r = engine.http.post(&end).bearer_auth(&viewer).send().await?;
+    assert_eq!(r.status(), 403, "a viewer cannot end the stream");
+    assert_eq!(engine.stream(id).await?["state"], "live");
+
+    let host = token("host", serde_json::json!({ "stream_key": key })).await?;
+    let r = engine.http.post(&end).bearer_auth(&host).send().await?;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await?;
+    assert_eq!(body["ended"], true);
+    engine
+        .wait_stream(id, Duration::from_secs(10), |s| s["state"] == "idle")
+        .await?;
+    assert!(!ffmpeg.wait_success(), "the encoder was disconnected");
+    // The stream itself remains and can go live again.
+    let _again = ffmpeg_publish(&engine.rtmp_url(key), &FfmpegPublish::default());
+    engine.wait_stream(id, LIVE_WAIT, is_live).await?;
+    Ok(())
+}

@@ -10,6 +10,8 @@ use crate::db::DbError;
 pub enum ApiError {
     #[error("missing or invalid admin key")]
     Unauthorized,
+    #[error("not allowed: needs the admin key or a host/moderator token for this stream")]
+    Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -22,6 +24,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Db(e) => {

@@ -28,6 +28,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub secrets: Arc<Secrets>,
     pub registry: Arc<Registry>,
+    pub shop: Arc<showroom_commerce::Commerce>,
     pub extra_metrics: Arc<Vec<MetricsWriter>>,
 }
 
@@ -58,11 +59,8 @@ impl AppState {
 }
 
 /// The whole application router.
-pub fn router(
-    state: AppState,
-    shop: Arc<showroom_commerce::Commerce>,
-    extra: Vec<Router>,
-) -> Router {
+pub fn router(state: AppState, extra: Vec<Router>) -> Router {
+    let shop = Arc::clone(&state.shop);
     let pages_dir = state.config.web.dir.clone();
     let registry = Arc::clone(&state.registry);
     let find_origin: hls::OriginFinder =

@@ -4,13 +4,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use showroom_pipelines::stream::Track;
 use showroom_pipelines::unit::TrackKind;
 
-use super::auth::Admin;
+use super::auth::{require_staff, Admin};
 use super::error::ApiError;
 use super::AppState;
 use crate::registry::Entry;
@@ -19,6 +19,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/streams", get(list).post(create))
         .route("/api/v1/streams/{id}", get(show).delete(remove))
+        .route("/api/v1/streams/{id}/info", get(info))
+        .route("/api/v1/streams/{id}/end", post(end))
 }
 
 #[derive(Deserialize)]
@@ -117,6 +119,53 @@ async fn remove(
     } else {
         Err(ApiError::NotFound("stream"))
     }
+}
+
+/// What anyone may know of a stream (no stream key): for the viewer and studio pages.
+#[derive(Serialize)]
+pub struct PublicView {
+    pub id: String,
+    pub title: String,
+    pub state: &'static str,
+    /// OBS "Server" (the key is not included).
+    pub rtmp_url: String,
+    pub hls_url: String,
+    pub whep_url: String,
+    pub whip_url: String,
+    pub started_at: Option<String>,
+}
+
+async fn info(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PublicView>, ApiError> {
+    let entry = state.find(&id).await?;
+    let v = view(&state, &headers, &entry);
+    Ok(Json(PublicView {
+        id: v.id,
+        title: v.title,
+        state: v.state,
+        rtmp_url: v.rtmp_url,
+        hls_url: v.hls_url,
+        whep_url: v.whep_url,
+        whip_url: v.whip_url,
+        started_at: v.ingest.map(|i| i.started_at),
+    }))
+}
+
+/// Ends the live publish session (the encoder is disconnected; the stream stays and can go
+/// live again). Admin key, or a host/moderator token of this stream.
+async fn end(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let entry = state.find(&id).await?;
+    require_staff(&headers, &state, &id)?;
+    let ended = entry.bus.end_session();
+    tracing::info!(stream = %id, ended, "end stream requested");
+    Ok(Json(serde_json::json!({ "id": id, "ended": ended })))
 }
 
 fn view(state: &AppState, headers: &HeaderMap, entry: &Entry) -> StreamView {

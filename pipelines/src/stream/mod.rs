@@ -30,6 +30,8 @@ pub enum PublishError {
     NoTracks,
     #[error("stream {0} was closed")]
     Closed(String),
+    #[error("the publish session of stream {0} was ended")]
+    Ended(String),
 }
 
 /// Counters of one stream, readable at any time.
@@ -179,6 +181,21 @@ impl Stream {
         self.closed.store(true, Ordering::Relaxed);
     }
 
+    /// Ends the running publish session (staff pressed "end stream"): readers get `End`, the
+    /// publisher's next write fails with [`PublishError::Ended`] so its connection closes, and
+    /// the stream can be published again. Returns whether a session was running.
+    pub fn end_session(&self) -> bool {
+        let mut inner = self.inner.lock();
+        let Some(live) = inner.live.take() else {
+            return false;
+        };
+        if live.session.is_some() {
+            self.broadcast(&mut inner, Event::End { epoch: live.epoch });
+        }
+        tracing::info!(stream = %self.id, epoch = live.epoch, "publish session ended by staff");
+        true
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
     }
@@ -238,7 +255,7 @@ impl Publisher {
         }
         let mut inner = stream.inner.lock();
         let Some(live) = inner.live.as_mut().filter(|l| l.epoch == self.epoch) else {
-            return Ok(());
+            return Err(PublishError::Ended(stream.id.clone()));
         };
         if live.tracks.is_none() {
             return Err(PublishError::NoTracks);

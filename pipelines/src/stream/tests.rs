@@ -154,3 +154,26 @@ fn anchor_is_the_least_delayed_unit_of_the_warm_up() {
         assert!(anchor.wall_at(u.dts) <= *arrival);
     }
 }
+
+#[tokio::test]
+async fn ending_a_session_stops_its_publisher_and_allows_a_new_one() {
+    let stream = Stream::new("s1");
+    let mut reader = stream.subscribe("r", 256);
+    let p = stream.begin_publish("rtmp", "a").unwrap();
+    p.set_tracks(tracks());
+    let next = warm_up(&p);
+    assert!(stream.end_session());
+    assert!(!stream.end_session(), "nothing left to end");
+    assert_eq!(
+        p.write(video_unit(next, false)).err(),
+        Some(PublishError::Ended("s1".into()))
+    );
+    let mut saw_end = false;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), reader.recv()).await {
+        saw_end |= matches!(e, Event::End { epoch: 1 });
+    }
+    assert!(saw_end);
+    drop(p);
+    let again = stream.begin_publish("rtmp", "b").unwrap();
+    assert_eq!(again.epoch(), 2);
+}
