@@ -60,18 +60,19 @@ export async function staffLogin(api: Api, id: string, secret: string, want: 'ho
   return { token: secret, role: 'moderator', streamKey: null, view: null };
 }
 
-/** Live or offline, as a viewer would see it: does the LL-HLS playlist exist? */
+/** Live or offline, from the public stream info (`GET /api/v1/streams/{id}/info`). */
 export async function probeLive(base: string, id: string): Promise<'live' | 'offline' | 'unknown'> {
   try {
-    const r = await fetch(`${base}/hls/${encodeURIComponent(id)}/index.m3u8`, { cache: 'no-store' });
-    if (r.ok) return 'live';
-    return r.status === 404 || r.status === 410 ? 'offline' : 'unknown';
+    const r = await fetch(`${base}/api/v1/streams/${encodeURIComponent(id)}/info`, { cache: 'no-store' });
+    if (!r.ok) return r.status === 404 ? 'offline' : 'unknown';
+    const info = (await r.json()) as { state?: string };
+    return info.state === 'live' ? 'live' : 'offline';
   } catch {
     return 'unknown';
   }
 }
 
-/** `POST /api/v1/streams/{id}/end`: kick the publisher. Not in the engine yet; says so plainly. */
+/** `POST /api/v1/streams/{id}/end`: disconnect the encoder (host, moderator or admin). */
 export async function endStream(api: Api, id: string): Promise<string> {
   try {
     await api.call(`${api.stream(id)}/end`, { method: 'POST' });

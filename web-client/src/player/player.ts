@@ -135,7 +135,8 @@ export class Player {
       this.set('offline', 'This browser can play neither WebRTC nor HLS.');
       return;
     }
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, manifestLoadingMaxRetry: 0 });
+    // maxLiveSyncPlaybackRate: catch up (up to 1.5x) after a stall instead of staying behind.
+    const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, manifestLoadingMaxRetry: 0 });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       void this.video.play().catch(() => {

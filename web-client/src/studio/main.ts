@@ -45,10 +45,23 @@ function main(): void {
 
 function start(id: string, base: string, api: Api, session: StaffSession): void {
   (window as any).__showroom = { session };
-  // OBS settings. The RTMP port is only known from GET /api/v1/streams/{id} (admin-only today).
-  const server = session.view?.rtmp_url ?? `rtmp://${location.hostname}:1935/live`;
+  // OBS settings: the admin view has the server; otherwise the public stream info does.
+  let server = session.view?.rtmp_url ?? `rtmp://${location.hostname}:1935/live`;
   $('obs-server').textContent = server;
-  $('obs-note').textContent = session.view ? '' : 'Server shows the default RTMP port; ask your admin if your server uses another.';
+  $('obs-note').textContent = '';
+  if (!session.view) {
+    fetch(`${base}/api/v1/streams/${encodeURIComponent(id)}/info`)
+      .then((r) => (r.ok ? r.json() : null))
+      .then((info: { rtmp_url?: string } | null) => {
+        if (info?.rtmp_url) {
+          server = info.rtmp_url;
+          $('obs-server').textContent = server;
+        }
+      })
+      .catch(() => {
+        $('obs-note').textContent = 'Server shows the default RTMP port; ask your admin if your server uses another.';
+      });
+  }
   replace($('obs-server-copy'), copyButton('Copy server', () => server));
   replace($('obs-key-copy'), copyButton('Copy stream key', () => session.streamKey ?? ''));
   const show = $('obs-key-show');
