@@ -7,6 +7,12 @@ scripts/deps.sh test
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Browser tests: hls.js + playwright-core (uses /usr/bin/chromium, never downloads a browser).
+for dir in tests/browser web-client; do
+  if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; }; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 # The integration tests in tests/ spawn the real binary.
 cargo build -p showroom-engine --bin showroom
 # Integration tests run real encoders; two at a time fits a 2-core machine.

@@ -75,6 +75,13 @@ impl Engine {
         let log_path = data_dir.path().join(format!("engine-{http_port}.log"));
         let log = std::fs::File::create(&log_path)?;
         let mut cmd = Command::new(showroom_bin());
+        // The engine refuses unknown SHOWROOM_* variables; pass none from the caller's shell
+        // (SHOWROOM_BIN, a developer's own settings), only the test's.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SHOWROOM_") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir.path())
