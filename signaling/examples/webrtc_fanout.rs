@@ -71,7 +71,15 @@ async fn server(rtmp_port: u16, http_port: u16) -> Res<()> {
         Arc::clone(&one) as Arc<dyn PublishTarget>,
     );
     let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await?;
-    let app = router(sfu.clone(), whip);
+    // A blank page at `/` so a browser viewer (tests/browser/whep_view.mjs) is same-origin.
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async {
+                axum::response::Html("<!doctype html><title>bench</title>")
+            }),
+        )
+        .merge(router(sfu.clone(), whip));
     tokio::spawn(async move { axum::serve(http, app).await });
     let mut ffmpeg = tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
