@@ -7,9 +7,11 @@ scripts/deps.sh test
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# Browser tests: hls.js + playwright-core (uses /usr/bin/chromium, never downloads a browser).
-for dir in tests/browser web-client; do
-  if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; }; then
+# Browser tests and the web client: every npm project in the repo (hls.js, playwright-core with
+# /usr/bin/chromium; no browser is ever downloaded).
+for lock in $(git ls-files '*package-lock.json'); do
+  dir=$(dirname "$lock")
+  if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules/.package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
