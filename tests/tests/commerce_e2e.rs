@@ -14,7 +14,14 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn call(e: &Engine, method: Method, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let r = e.http.request(method, e.url(path)).bearer_auth(token).json(&body).send().await.expect("http");
+    let r = e
+        .http
+        .request(method, e.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("http");
     let st = r.status().as_u16();
     (st, r.json().await.unwrap_or(Value::Null))
 }
@@ -30,12 +37,19 @@ async fn ws(e: &Engine, stream: &str, token: &str, since: Option<u64>) -> Ws {
     if let Some(s) = since {
         url.push_str(&format!("&since={s}"));
     }
-    tokio_tungstenite::connect_async(url).await.expect("ws connect").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect")
+        .0
 }
 
 async fn next_event(ws: &mut Ws) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("frame in time").expect("open").expect("ok");
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("frame in time")
+            .expect("open")
+            .expect("ok");
         if let Message::Text(t) = m {
             let v: Value = serde_json::from_str(t.as_str()).unwrap();
             if v["type"] == "event" {
@@ -50,9 +64,23 @@ async fn setup(e: &Engine) -> (String, String, String) {
     let s = e.create_stream("shop").await.expect("stream");
     let id = s["id"].as_str().unwrap().to_owned();
     let key = s["stream_key"].as_str().unwrap();
-    let host = ok(e, Method::POST, &format!("/api/v1/streams/{id}/tokens/host"), "", json!({"stream_key": key})).await;
+    let host = ok(
+        e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/host"),
+        "",
+        json!({"stream_key": key}),
+    )
+    .await;
     let host = host["token"].as_str().unwrap().to_owned();
-    let p = ok(e, Method::POST, "/api/v1/products", &e.admin_key, json!({"title":"Jacket","price_minor":8_000,"currency":"EUR","stock":10})).await;
+    let p = ok(
+        e,
+        Method::POST,
+        "/api/v1/products",
+        &e.admin_key,
+        json!({"title":"Jacket","price_minor":8_000,"currency":"EUR","stock":10}),
+    )
+    .await;
     (id, host, p["id"].as_str().unwrap().to_owned())
 }
 
@@ -60,29 +88,72 @@ async fn setup(e: &Engine) -> (String, String, String) {
 async fn engine_flash_sale_5000_attempts_100_units() {
     let e = Engine::start().await.expect("engine");
     let (id, host, pid) = setup(&e).await;
-    let (st, refused) = call(&e, Method::POST, &format!("/api/v1/streams/{id}/tokens/host"), "", json!({"stream_key":"wrong"})).await;
-    assert_eq!((st, refused["error"]["code"].clone()), (401, json!("unauthenticated")));
+    let (st, refused) = call(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/host"),
+        "",
+        json!({"stream_key":"wrong"}),
+    )
+    .await;
+    assert_eq!(
+        (st, refused["error"]["code"].clone()),
+        (401, json!("unauthenticated"))
+    );
     let sale = ok(&e, Method::POST, &format!("/api/v1/streams/{id}/flash-sales"), &host,
         json!({"product_id":pid,"sale_price_minor":2_500,"stock":100,"per_customer_limit":1,"duration_s":600})).await;
     let sid = sale["id"].as_str().unwrap().to_owned();
-    let started = ok(&e, Method::POST, &format!("/api/v1/streams/{id}/flash-sales/{sid}/start"), &host, json!({})).await;
-    assert_eq!(started["window"]["start_pts_ms"], Value::Null, "not live: wall-time window");
+    let started = ok(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/flash-sales/{sid}/start"),
+        &host,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        started["window"]["start_pts_ms"],
+        Value::Null,
+        "not live: wall-time window"
+    );
     let mut tokens = Vec::new();
     for i in 0..5_000 {
-        let t = ok(&e, Method::POST, "/api/v1/tokens", &e.admin_key, json!({"role":"viewer","name":format!("b{i}")})).await;
+        let t = ok(
+            &e,
+            Method::POST,
+            "/api/v1/tokens",
+            &e.admin_key,
+            json!({"role":"viewer","name":format!("b{i}")}),
+        )
+        .await;
         tokens.push(t["token"].as_str().unwrap().to_owned());
     }
     let url = e.url(&format!("/api/v1/streams/{id}/flash-sales/{sid}/purchase"));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(120)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
     let buy = |tok: String, key: String| {
         let (http, url) = (http.clone(), url.clone());
         async move {
-            let r = http.post(url).bearer_auth(tok).header("Idempotency-Key", key).json(&json!({})).send().await.expect("http");
+            let r = http
+                .post(url)
+                .bearer_auth(tok)
+                .header("Idempotency-Key", key)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("http");
             let st = r.status().as_u16();
             (st, r.json::<Value>().await.unwrap_or(Value::Null))
         }
     };
-    let tasks: Vec<_> = tokens.iter().enumerate().map(|(i, t)| tokio::spawn(buy(t.clone(), format!("k{i}")))).collect();
+    let tasks: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tokio::spawn(buy(t.clone(), format!("k{i}"))))
+        .collect();
     let mut won = Vec::new();
     for (i, t) in tasks.into_iter().enumerate() {
         let (st, body) = t.await.unwrap();
@@ -95,14 +166,48 @@ async fn engine_flash_sale_5000_attempts_100_units() {
     assert_eq!(won.len(), 100, "exactly 100 orders");
     for (i, order) in &won[..10] {
         let (st, body) = buy(tokens[*i].clone(), format!("k{i}")).await;
-        assert_eq!((st, body["id"].as_str().unwrap()), (200, order.as_str()), "retry returns the first order");
+        assert_eq!(
+            (st, body["id"].as_str().unwrap()),
+            (200, order.as_str()),
+            "retry returns the first order"
+        );
     }
-    let sales = ok(&e, Method::GET, &format!("/api/v1/streams/{id}/flash-sales"), &host, Value::Null).await;
+    let sales = ok(
+        &e,
+        Method::GET,
+        &format!("/api/v1/streams/{id}/flash-sales"),
+        &host,
+        Value::Null,
+    )
+    .await;
     assert_eq!(sales["flash_sales"][0]["remaining"], json!(0));
-    let mine = ok(&e, Method::GET, "/api/v1/orders", &tokens[won[0].0], Value::Null).await;
-    assert_eq!(mine["orders"].as_array().unwrap().len(), 1, "the retries made no second order");
-    let tl = ok(&e, Method::GET, &format!("/api/v1/streams/{id}/timeline"), &host, Value::Null).await;
-    let kinds: Vec<_> = tl["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+    let mine = ok(
+        &e,
+        Method::GET,
+        "/api/v1/orders",
+        &tokens[won[0].0],
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        mine["orders"].as_array().unwrap().len(),
+        1,
+        "the retries made no second order"
+    );
+    let tl = ok(
+        &e,
+        Method::GET,
+        &format!("/api/v1/streams/{id}/timeline"),
+        &host,
+        Value::Null,
+    )
+    .await;
+    let kinds: Vec<_> = tl["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "flash.stock").count(), 100);
     assert!(kinds.contains(&"flash.started".to_owned()));
 }
@@ -111,29 +216,93 @@ async fn engine_flash_sale_5000_attempts_100_units() {
 async fn engine_reconnect_with_last_seq_misses_nothing() {
     let e = Engine::start().await.expect("engine");
     let (id, host, pid) = setup(&e).await;
-    let v = ok(&e, Method::POST, &format!("/api/v1/streams/{id}/tokens/viewer"), "", json!({"name":"vic"})).await;
+    let v = ok(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/viewer"),
+        "",
+        json!({"name":"vic"}),
+    )
+    .await;
     let viewer = v["token"].as_str().unwrap().to_owned();
     let mut sock = ws(&e, &id, &viewer, None).await;
-    ok(&e, Method::POST, &format!("/api/v1/streams/{id}/pins"), &host, json!({"product_id":pid})).await;
+    ok(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/pins"),
+        &host,
+        json!({"product_id":pid}),
+    )
+    .await;
     let first = next_event(&mut sock).await;
-    assert_eq!((first["seq"].clone(), first["kind"].clone()), (json!(1), json!("pin.added")));
+    assert_eq!(
+        (first["seq"].clone(), first["kind"].clone()),
+        (json!(1), json!("pin.added"))
+    );
     sock.close(None).await.ok();
     drop(sock);
-    ok(&e, Method::POST, &format!("/api/v1/streams/{id}/polls"), &host, json!({"question":"Size?","options":["S","M"]})).await;
-    ok(&e, Method::POST, &format!("/api/v1/streams/{id}/chat"), &host, json!({"text":"new drop in 5"})).await;
-    ok(&e, Method::DELETE, &format!("/api/v1/streams/{id}/pins/{pid}"), &host, Value::Null).await;
+    ok(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/polls"),
+        &host,
+        json!({"question":"Size?","options":["S","M"]}),
+    )
+    .await;
+    ok(
+        &e,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/chat"),
+        &host,
+        json!({"text":"new drop in 5"}),
+    )
+    .await;
+    ok(
+        &e,
+        Method::DELETE,
+        &format!("/api/v1/streams/{id}/pins/{pid}"),
+        &host,
+        Value::Null,
+    )
+    .await;
     let mut sock = ws(&e, &id, &viewer, Some(1)).await;
-    let kinds: Vec<Value> = [next_event(&mut sock).await, next_event(&mut sock).await, next_event(&mut sock).await]
-        .iter().map(|f| json!([f["seq"], f["kind"]])).collect();
-    assert_eq!(kinds, vec![json!([2, "poll.created"]), json!([3, "chat.message"]), json!([4, "pin.removed"])]);
+    let kinds: Vec<Value> = [
+        next_event(&mut sock).await,
+        next_event(&mut sock).await,
+        next_event(&mut sock).await,
+    ]
+    .iter()
+    .map(|f| json!([f["seq"], f["kind"]]))
+    .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!([2, "poll.created"]),
+            json!([3, "chat.message"]),
+            json!([4, "pin.removed"])
+        ]
+    );
     // Viewers cannot pin: a clear refusal over the socket, which stays open.
-    sock.send(Message::Text(json!({"id":"x","type":"pin.add","product_id":pid}).to_string().into())).await.unwrap();
+    sock.send(Message::Text(
+        json!({"id":"x","type":"pin.add","product_id":pid})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), sock.next()).await.unwrap().unwrap().unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(10), sock.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         if let Message::Text(t) = m {
             let f: Value = serde_json::from_str(t.as_str()).unwrap();
             if f["type"] == "error" {
-                assert_eq!((f["id"].clone(), f["code"].clone()), (json!("x"), json!("forbidden")));
+                assert_eq!(
+                    (f["id"].clone(), f["code"].clone()),
+                    (json!("x"), json!("forbidden"))
+                );
                 break;
             }
         }
@@ -156,22 +325,63 @@ async fn two_engines_one_redis_one_postgres() {
     let (id, host_a, pid) = setup(&a).await;
     // B learns about the stream from the shared database (its registry refreshes on a miss).
     let _ = b.stream(&id).await;
-    let v = ok(&b, Method::POST, &format!("/api/v1/streams/{id}/tokens/viewer"), "", json!({"name":"bea"})).await;
+    let v = ok(
+        &b,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/viewer"),
+        "",
+        json!({"name":"bea"}),
+    )
+    .await;
     let mut on_b = ws(&b, &id, v["token"].as_str().unwrap(), None).await;
-    let v = ok(&a, Method::POST, &format!("/api/v1/streams/{id}/tokens/viewer"), "", json!({"name":"al"})).await;
+    let v = ok(
+        &a,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/viewer"),
+        "",
+        json!({"name":"al"}),
+    )
+    .await;
     let mut on_a = ws(&a, &id, v["token"].as_str().unwrap(), None).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ok(&a, Method::POST, &format!("/api/v1/streams/{id}/pins"), &host_a, json!({"product_id":pid})).await;
+    ok(
+        &a,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/pins"),
+        &host_a,
+        json!({"product_id":pid}),
+    )
+    .await;
     let ev = next_event(&mut on_b).await;
-    assert_eq!((ev["seq"].clone(), ev["kind"].clone()), (json!(1), json!("pin.added")));
+    assert_eq!(
+        (ev["seq"].clone(), ev["kind"].clone()),
+        (json!(1), json!("pin.added"))
+    );
     let host_b = {
         let s = b.stream(&id).await.unwrap();
-        let t = ok(&b, Method::POST, &format!("/api/v1/streams/{id}/tokens/host"), "", json!({"stream_key": s["stream_key"]})).await;
+        let t = ok(
+            &b,
+            Method::POST,
+            &format!("/api/v1/streams/{id}/tokens/host"),
+            "",
+            json!({"stream_key": s["stream_key"]}),
+        )
+        .await;
         t["token"].as_str().unwrap().to_owned()
     };
-    ok(&b, Method::POST, &format!("/api/v1/streams/{id}/chat"), &host_b, json!({"text":"hello from B"})).await;
+    ok(
+        &b,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/chat"),
+        &host_b,
+        json!({"text":"hello from B"}),
+    )
+    .await;
     let first = next_event(&mut on_a).await;
     assert_eq!(first["seq"], json!(1));
     let ev = next_event(&mut on_a).await;
-    assert_eq!((ev["seq"].clone(), ev["data"]["text"].clone()), (json!(2), json!("hello from B")));
+    assert_eq!(
+        (ev["seq"].clone(), ev["data"]["text"].clone()),
+        (json!(2), json!("hello from B"))
+    );
 }

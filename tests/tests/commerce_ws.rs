@@ -36,14 +36,26 @@ async fn serve(shop: Arc<Commerce>) -> Server {
     tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
         base: format!("http://127.0.0.1:{}", addr.port()),
-        http: reqwest::Client::builder().pool_max_idle_per_host(1000).build().unwrap(),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(1000)
+            .build()
+            .unwrap(),
         shop,
     }
 }
 
 impl Server {
-    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rq = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rq = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
         if let Some(b) = body {
             rq = rq.json(&b);
         }
@@ -52,10 +64,17 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
     async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
     async fn token(&self, kind: &str, body: Value) -> String {
-        let r = self.http.post(format!("{}/api/v1/streams/{S}/tokens/{kind}", self.base)).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/api/v1/streams/{S}/tokens/{kind}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
         v["token"].as_str().unwrap().to_owned()
@@ -68,14 +87,20 @@ impl Server {
         if let Some(s) = since {
             url.push_str(&format!("since={s}"));
         }
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
         ws
     }
 }
 
 async fn next(ws: &mut Ws) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("frame in time").expect("open").expect("ws ok");
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("frame in time")
+            .expect("open")
+            .expect("ws ok");
         if let Message::Text(t) = m {
             return serde_json::from_str(t.as_str()).unwrap();
         }
@@ -97,7 +122,13 @@ async fn send(ws: &mut Ws, v: Value) {
 }
 
 async fn product(srv: &Server, stock: i64) -> String {
-    let (st, p) = srv.post("/api/v1/products", ADMIN_KEY, json!({"title":"Bag","price_minor":5_000,"currency":"EUR","stock":stock})).await;
+    let (st, p) = srv
+        .post(
+            "/api/v1/products",
+            ADMIN_KEY,
+            json!({"title":"Bag","price_minor":5_000,"currency":"EUR","stock":stock}),
+        )
+        .await;
     assert_eq!(st, 200, "{p}");
     p["id"].as_str().unwrap().to_owned()
 }
@@ -105,22 +136,57 @@ async fn product(srv: &Server, stock: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_protocol_errors_keep_the_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = CommerceConfig { conn_rate_per_s: 5, conn_burst: 10, ..CommerceConfig::default() };
-    let srv = serve(start(sqlite(&dir).await, FakeStreams::with_stream(S, "key-1"), cfg).await).await;
+    let cfg = CommerceConfig {
+        conn_rate_per_s: 5,
+        conn_burst: 10,
+        ..CommerceConfig::default()
+    };
+    let srv = serve(
+        start(
+            sqlite(&dir).await,
+            FakeStreams::with_stream(S, "key-1"),
+            cfg,
+        )
+        .await,
+    )
+    .await;
     let viewer = srv.token("viewer", json!({"name":"ann"})).await;
     let mut ws = srv.ws(Some(&viewer), None).await;
     let hello = next(&mut ws).await;
-    assert_eq!((hello["type"].clone(), hello["protocol"].clone(), hello["role"].clone()), (json!("hello"), json!("showroom.commerce.v1"), json!("viewer")));
+    assert_eq!(
+        (
+            hello["type"].clone(),
+            hello["protocol"].clone(),
+            hello["role"].clone()
+        ),
+        (
+            json!("hello"),
+            json!("showroom.commerce.v1"),
+            json!("viewer")
+        )
+    );
     ws.send(Message::Text("{not json".into())).await.unwrap();
     assert_eq!(next(&mut ws).await["code"], json!("invalid_json"));
     send(&mut ws, json!({"v":1,"id":"u","type":"teleport"})).await;
     let f = next(&mut ws).await;
-    assert_eq!((f["code"].clone(), f["id"].clone()), (json!("unknown_type"), json!("u")));
-    ws.send(Message::Text("x".repeat(20_000).into())).await.unwrap();
+    assert_eq!(
+        (f["code"].clone(), f["id"].clone()),
+        (json!("unknown_type"), json!("u"))
+    );
+    ws.send(Message::Text("x".repeat(20_000).into()))
+        .await
+        .unwrap();
     assert_eq!(next(&mut ws).await["code"], json!("frame_too_large"));
-    send(&mut ws, json!({"id":"p","type":"pin.add","product_id":"prod_x"})).await;
+    send(
+        &mut ws,
+        json!({"id":"p","type":"pin.add","product_id":"prod_x"}),
+    )
+    .await;
     let f = next(&mut ws).await;
-    assert_eq!((f["code"].clone(), f["id"].clone()), (json!("forbidden"), json!("p")));
+    assert_eq!(
+        (f["code"].clone(), f["id"].clone()),
+        (json!("forbidden"), json!("p"))
+    );
     // Flood: far more than the burst; the excess gets rate_limited error frames.
     for i in 0..40 {
         send(&mut ws, json!({"id": i, "type":"ping"})).await;
@@ -136,38 +202,94 @@ async fn ws_protocol_errors_keep_the_connection() {
     assert!(limited >= 25, "only {limited} of 40 were limited");
     tokio::time::sleep(Duration::from_millis(500)).await;
     send(&mut ws, json!({"id":"alive","type":"ping"})).await;
-    assert_eq!(next(&mut ws).await, json!({"v":1,"type":"pong","id":"alive"}));
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"v":1,"type":"pong","id":"alive"})
+    );
     // REST: bad token, and a viewer pinning.
-    let (st, e) = srv.post(&format!("/api/v1/streams/{S}/pins"), "garbage", json!({"product_id":"x"})).await;
-    assert_eq!((st, e["error"]["code"].clone()), (401, json!("unauthenticated")));
-    let (st, e) = srv.post(&format!("/api/v1/streams/{S}/pins"), &viewer, json!({"product_id":"x"})).await;
+    let (st, e) = srv
+        .post(
+            &format!("/api/v1/streams/{S}/pins"),
+            "garbage",
+            json!({"product_id":"x"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].clone()),
+        (401, json!("unauthenticated"))
+    );
+    let (st, e) = srv
+        .post(
+            &format!("/api/v1/streams/{S}/pins"),
+            &viewer,
+            json!({"product_id":"x"}),
+        )
+        .await;
     assert_eq!((st, e["error"]["code"].clone()), (403, json!("forbidden")));
-    match tokio_tungstenite::connect_async(format!("{}/ws/nope", srv.base.replace("http", "ws"))).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404, "unknown stream refused before upgrade"),
+    match tokio_tungstenite::connect_async(format!("{}/ws/nope", srv.base.replace("http", "ws")))
+        .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 404, "unknown stream refused before upgrade")
+        }
         other => panic!("expected a 404, got {other:?}"),
     }
 }
 
 async fn reconnect_misses_nothing(db: CommerceDb) {
-    let srv = serve(start(db, FakeStreams::with_stream(S, "key-1"), CommerceConfig::default()).await).await;
+    let srv = serve(
+        start(
+            db,
+            FakeStreams::with_stream(S, "key-1"),
+            CommerceConfig::default(),
+        )
+        .await,
+    )
+    .await;
     let host = srv.token("host", json!({"stream_key":"key-1"})).await;
     let pid = product(&srv, 10).await;
     let viewer = srv.token("viewer", json!({"name":"bob"})).await;
     let mut ws = srv.ws(Some(&viewer), None).await;
     assert_eq!(next(&mut ws).await["head_seq"], json!(0));
-    srv.post(&format!("/api/v1/streams/{S}/pins"), &host, json!({"product_id":pid})).await;
+    srv.post(
+        &format!("/api/v1/streams/{S}/pins"),
+        &host,
+        json!({"product_id":pid}),
+    )
+    .await;
     let ev = next_of(&mut ws, "event").await;
-    assert_eq!((ev["seq"].clone(), ev["kind"].clone()), (json!(1), json!("pin.added")));
+    assert_eq!(
+        (ev["seq"].clone(), ev["kind"].clone()),
+        (json!(1), json!("pin.added"))
+    );
     drop(ws);
     // While away: a poll, votes, an unpin, chat.
-    let (_, poll) = srv.post(&format!("/api/v1/streams/{S}/polls"), &host, json!({"question":"?","options":["a","b"]})).await;
+    let (_, poll) = srv
+        .post(
+            &format!("/api/v1/streams/{S}/polls"),
+            &host,
+            json!({"question":"?","options":["a","b"]}),
+        )
+        .await;
     let pid_poll = poll["id"].as_str().unwrap();
     for i in 0..5 {
         let v = srv.token("viewer", json!({"name": format!("v{i}")})).await;
-        let (st, _) = srv.post(&format!("/api/v1/streams/{S}/polls/{pid_poll}/votes"), &v, json!({"choices":[i % 2]})).await;
+        let (st, _) = srv
+            .post(
+                &format!("/api/v1/streams/{S}/polls/{pid_poll}/votes"),
+                &v,
+                json!({"choices":[i % 2]}),
+            )
+            .await;
         assert_eq!(st, 200);
     }
-    srv.call(reqwest::Method::DELETE, &format!("/api/v1/streams/{S}/pins/{pid}"), &host, None).await;
+    srv.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/streams/{S}/pins/{pid}"),
+        &host,
+        None,
+    )
+    .await;
     let mut ws = srv.ws(Some(&viewer), Some(1)).await;
     assert_eq!(next(&mut ws).await["head_seq"], json!(8));
     let mut kinds = vec![];
@@ -176,9 +298,24 @@ async fn reconnect_misses_nothing(db: CommerceDb) {
         assert_eq!(ev["seq"], json!(want));
         kinds.push(ev["kind"].as_str().unwrap().to_owned());
     }
-    assert_eq!(kinds, ["poll.created", "poll.results", "poll.results", "poll.results", "poll.results", "poll.results", "pin.removed"]);
+    assert_eq!(
+        kinds,
+        [
+            "poll.created",
+            "poll.results",
+            "poll.results",
+            "poll.results",
+            "poll.results",
+            "poll.results",
+            "pin.removed"
+        ]
+    );
     // ... and live events continue after the replay, over the same socket, with commands too.
-    send(&mut ws, json!({"id":1,"type":"chat.send","text":"back again"})).await;
+    send(
+        &mut ws,
+        json!({"id":1,"type":"chat.send","text":"back again"}),
+    )
+    .await;
     let mut got_result = false;
     let mut got_event = false;
     while !(got_result && got_event) {
@@ -218,23 +355,47 @@ async fn flash_burst(db: CommerceDb, count_sql: &str) {
     let (_, sale) = srv.post(&format!("/api/v1/streams/{S}/flash-sales"), &host,
         json!({"product_id":pid,"sale_price_minor":999,"stock":100,"per_customer_limit":1,"duration_s":600})).await;
     let sid = sale["id"].as_str().unwrap().to_owned();
-    let (st, _) = srv.post(&format!("/api/v1/streams/{S}/flash-sales/{sid}/start"), &host, json!({})).await;
+    let (st, _) = srv
+        .post(
+            &format!("/api/v1/streams/{S}/flash-sales/{sid}/start"),
+            &host,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, 200);
     let mut tokens = Vec::new();
     for i in 0..5_000 {
-        let t = srv.shop.issue_viewer_token(S, Some(format!("buyer{i}"))).unwrap();
+        let t = srv
+            .shop
+            .issue_viewer_token(S, Some(format!("buyer{i}")))
+            .unwrap();
         tokens.push(t["token"].as_str().unwrap().to_owned());
     }
     let buy = |srv: Arc<Server>, token: String, key: String, sid: String| async move {
-        let r = srv.http.post(format!("{}/api/v1/streams/{S}/flash-sales/{sid}/purchase", srv.base))
-            .bearer_auth(&token).header("Idempotency-Key", key).json(&json!({"quantity":1})).send().await.expect("http");
+        let r = srv
+            .http
+            .post(format!(
+                "{}/api/v1/streams/{S}/flash-sales/{sid}/purchase",
+                srv.base
+            ))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"quantity":1}))
+            .send()
+            .await
+            .expect("http");
         let st = r.status().as_u16();
         (st, r.json::<Value>().await.unwrap_or(Value::Null))
     };
     let t0 = std::time::Instant::now();
     let mut tasks = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        tasks.push(tokio::spawn(buy(srv.clone(), t.clone(), format!("key-{i}"), sid.clone())));
+        tasks.push(tokio::spawn(buy(
+            srv.clone(),
+            t.clone(),
+            format!("key-{i}"),
+            sid.clone(),
+        )));
     }
     let mut won = Vec::new();
     for (i, t) in tasks.into_iter().enumerate() {
@@ -249,7 +410,13 @@ async fn flash_burst(db: CommerceDb, count_sql: &str) {
     assert_eq!(won.len(), 100);
     // Retries of the winners (same key) get the same order back.
     for (i, order) in won.iter().take(20) {
-        let (st, body) = buy(srv.clone(), tokens[*i].clone(), format!("key-{i}"), sid.clone()).await;
+        let (st, body) = buy(
+            srv.clone(),
+            tokens[*i].clone(),
+            format!("key-{i}"),
+            sid.clone(),
+        )
+        .await;
         assert_eq!((st, body["id"].as_str().unwrap()), (200, order.as_str()));
         assert_eq!(body["replayed"], json!(true));
     }
@@ -280,31 +447,88 @@ async fn postgres_flash_burst_5000_on_100() {
 async fn two_instances_share_events_over_redis() {
     let pg = Postgres::start().expect("PostgreSQL");
     let redis = Redis::start().expect("redis-server");
-    let cfg = CommerceConfig { redis_url: Some(redis.url()), ..CommerceConfig::default() };
-    let a = serve(start(postgres(&pg.url()).await, FakeStreams::with_stream(S, "key-1"), cfg.clone()).await).await;
-    let b = serve(start(postgres(&pg.url()).await, FakeStreams::with_stream(S, "key-1"), cfg).await).await;
+    let cfg = CommerceConfig {
+        redis_url: Some(redis.url()),
+        ..CommerceConfig::default()
+    };
+    let a = serve(
+        start(
+            postgres(&pg.url()).await,
+            FakeStreams::with_stream(S, "key-1"),
+            cfg.clone(),
+        )
+        .await,
+    )
+    .await;
+    let b = serve(
+        start(
+            postgres(&pg.url()).await,
+            FakeStreams::with_stream(S, "key-1"),
+            cfg,
+        )
+        .await,
+    )
+    .await;
     let host = a.token("host", json!({"stream_key":"key-1"})).await;
     let pid = product(&a, 5).await;
-    let mut on_b = b.ws(Some(&b.token("viewer", json!({"name":"bea"})).await), None).await;
-    let mut on_a = a.ws(Some(&a.token("viewer", json!({"name":"al"})).await), None).await;
+    let mut on_b = b
+        .ws(Some(&b.token("viewer", json!({"name":"bea"})).await), None)
+        .await;
+    let mut on_a = a
+        .ws(Some(&a.token("viewer", json!({"name":"al"})).await), None)
+        .await;
     next(&mut on_b).await;
     next(&mut on_a).await;
-    let (st, _) = a.post(&format!("/api/v1/streams/{S}/pins"), &host, json!({"product_id":pid})).await;
+    let (st, _) = a
+        .post(
+            &format!("/api/v1/streams/{S}/pins"),
+            &host,
+            json!({"product_id":pid}),
+        )
+        .await;
     assert_eq!(st, 200);
     let ev = next_of(&mut on_b, "event").await;
-    assert_eq!((ev["kind"].clone(), ev["seq"].clone()), (json!("pin.added"), json!(1)));
+    assert_eq!(
+        (ev["kind"].clone(), ev["seq"].clone()),
+        (json!("pin.added"), json!(1))
+    );
     // And the other way: chat sent through B's socket reaches A's client.
-    send(&mut on_b, json!({"id":1,"type":"chat.send","text":"hi from b"})).await;
+    send(
+        &mut on_b,
+        json!({"id":1,"type":"chat.send","text":"hi from b"}),
+    )
+    .await;
     let ev = next_of(&mut on_a, "event").await;
-    let ev = if ev["kind"] == "pin.added" { next_of(&mut on_a, "event").await } else { ev };
-    assert_eq!((ev["kind"].clone(), ev["seq"].clone(), ev["data"]["text"].clone()), (json!("chat.message"), json!(2), json!("hi from b")));
+    let ev = if ev["kind"] == "pin.added" {
+        next_of(&mut on_a, "event").await
+    } else {
+        ev
+    };
+    assert_eq!(
+        (
+            ev["kind"].clone(),
+            ev["seq"].clone(),
+            ev["data"]["text"].clone()
+        ),
+        (json!("chat.message"), json!(2), json!("hi from b"))
+    );
     // Interleaved writers on both instances: both clients see 3..=22 in order, no gaps.
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let (srv_base, tok) = if i % 2 == 0 { (a.base.clone(), host.clone()) } else { (b.base.clone(), host.clone()) };
+        let (srv_base, tok) = if i % 2 == 0 {
+            (a.base.clone(), host.clone())
+        } else {
+            (b.base.clone(), host.clone())
+        };
         let http = a.http.clone();
         tasks.push(tokio::spawn(async move {
-            http.post(format!("{srv_base}/api/v1/streams/{S}/chat")).bearer_auth(tok).json(&json!({"text": format!("m{i}")})).send().await.unwrap().status()
+            http.post(format!("{srv_base}/api/v1/streams/{S}/chat"))
+                .bearer_auth(tok)
+                .json(&json!({"text": format!("m{i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
         }));
     }
     for t in tasks {

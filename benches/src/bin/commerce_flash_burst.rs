@@ -10,10 +10,18 @@ use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.into())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.into())
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let r = http.post(url).bearer_auth(token).json(&body).send().await?;
     let st = r.status();
     let v: Value = r.json().await?;
@@ -29,16 +37,37 @@ async fn main() -> anyhow::Result<()> {
     let attempts: usize = arg("--attempts", "5000").parse()?;
     let stock: i64 = arg("--stock", "100").parse()?;
     let conc: usize = arg("--concurrency", "256").parse()?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(conc).timeout(Duration::from_secs(60)).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(conc)
+        .timeout(Duration::from_secs(60))
+        .build()?;
     let api = format!("{url}/api/v1");
-    let p = post(&http, &format!("{api}/products"), &admin, json!({"title":"Burst","price_minor":1000,"currency":"EUR","stock":1})).await?;
+    let p = post(
+        &http,
+        &format!("{api}/products"),
+        &admin,
+        json!({"title":"Burst","price_minor":1000,"currency":"EUR","stock":1}),
+    )
+    .await?;
     let sale = post(&http, &format!("{api}/streams/{stream}/flash-sales"), &admin,
         json!({"product_id":p["id"],"sale_price_minor":500,"stock":stock,"per_customer_limit":1,"duration_s":3600})).await?;
     let sid = sale["id"].as_str().unwrap_or_default().to_owned();
-    post(&http, &format!("{api}/streams/{stream}/flash-sales/{sid}/start"), &admin, json!({})).await?;
+    post(
+        &http,
+        &format!("{api}/streams/{stream}/flash-sales/{sid}/start"),
+        &admin,
+        json!({}),
+    )
+    .await?;
     let mut tokens = Vec::with_capacity(attempts);
     for i in 0..attempts {
-        let t = post(&http, &format!("{api}/tokens"), &admin, json!({"role":"viewer","name":format!("b{i}")})).await?;
+        let t = post(
+            &http,
+            &format!("{api}/tokens"),
+            &admin,
+            json!({"role":"viewer","name":format!("b{i}")}),
+        )
+        .await?;
         tokens.push(t["token"].as_str().unwrap_or_default().to_owned());
     }
     let buy_url = Arc::new(format!("{api}/streams/{stream}/flash-sales/{sid}/purchase"));
@@ -50,8 +79,13 @@ async fn main() -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire().await.ok();
             let t = Instant::now();
-            let r = http.post(buy_url.as_str()).bearer_auth(tok).header("Idempotency-Key", format!("k{i}"))
-                .json(&json!({"quantity":1})).send().await;
+            let r = http
+                .post(buy_url.as_str())
+                .bearer_auth(tok)
+                .header("Idempotency-Key", format!("k{i}"))
+                .json(&json!({"quantity":1}))
+                .send()
+                .await;
             let status = match r {
                 Ok(r) => r.status().as_u16(),
                 Err(_) => 0,
@@ -72,9 +106,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let wall = t0.elapsed();
     lat.sort_unstable();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-    let sales = http.get(format!("{api}/streams/{stream}/flash-sales")).bearer_auth(&admin).send().await?.json::<Value>().await?;
-    let remaining = sales["flash_sales"].as_array().and_then(|a| a.iter().find(|s| s["id"] == json!(sid))).map(|s| s["remaining"].clone());
+    let pct =
+        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let sales = http
+        .get(format!("{api}/streams/{stream}/flash-sales"))
+        .bearer_auth(&admin)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    let remaining = sales["flash_sales"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == json!(sid)))
+        .map(|s| s["remaining"].clone());
     println!(
         "attempts={attempts} concurrency={conc} stock={stock} orders={ok} sold_out={sold_out} other={other} remaining={} \
          wall={:.2}s attempts_per_s={:.0} latency_ms p50={:.1} p99={:.1} max={:.1} oversell={}",
@@ -86,6 +130,9 @@ async fn main() -> anyhow::Result<()> {
         pct(1.0),
         ok as i64 > stock
     );
-    anyhow::ensure!(ok as i64 == stock, "expected exactly {stock} orders, got {ok}");
+    anyhow::ensure!(
+        ok as i64 == stock,
+        "expected exactly {stock} orders, got {ok}"
+    );
     Ok(())
 }

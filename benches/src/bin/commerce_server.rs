@@ -8,7 +8,9 @@
 #[path = "../../../engine/src/http/commerce/mod.rs"]
 mod engine_router;
 
-use showroom_commerce::{Commerce, CommerceConfig, CommerceDb, Secrets, StreamClock, StreamDirectory, TimelineMarker};
+use showroom_commerce::{
+    Commerce, CommerceConfig, CommerceDb, Secrets, StreamClock, StreamDirectory, TimelineMarker,
+};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -26,14 +28,20 @@ impl StreamDirectory for OneStream {
         stream_id == self.id && key == self.key
     }
     fn clock(&self, _: &str) -> Option<StreamClock> {
-        Some(StreamClock { epoch: 1, pts: self.started.elapsed(), wall: SystemTime::now() })
+        Some(StreamClock {
+            epoch: 1,
+            pts: self.started.elapsed(),
+            wall: SystemTime::now(),
+        })
     }
     fn mark(&self, _: &str, _: TimelineMarker) {}
 }
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]
@@ -44,14 +52,24 @@ async fn main() -> anyhow::Result<()> {
     let db_arg = arg("--db").unwrap_or_else(|| "sqlite".into());
     let _dir = tempfile::tempdir()?;
     let db = if db_arg.starts_with("postgres") {
-        CommerceDb::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(32).connect(&db_arg).await?)
+        CommerceDb::Postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(32)
+                .connect(&db_arg)
+                .await?,
+        )
     } else {
         let opts = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(_dir.path().join("bench.db"))
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
-        CommerceDb::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?)
+        CommerceDb::Sqlite(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?,
+        )
     };
     let cfg = CommerceConfig {
         redis_url: arg("--redis"),
@@ -62,13 +80,24 @@ async fn main() -> anyhow::Result<()> {
         user_burst: 1_000_000,
         ..CommerceConfig::default()
     };
-    let secrets = Secrets { admin_key: "bench-admin".into(), jwt_secret: "bench-jwt-secret-123".into() };
-    let dir = Arc::new(OneStream { id: stream, key, started: Instant::now() });
+    let secrets = Secrets {
+        admin_key: "bench-admin".into(),
+        jwt_secret: "bench-jwt-secret-123".into(),
+    };
+    let dir = Arc::new(OneStream {
+        id: stream,
+        key,
+        started: Instant::now(),
+    });
     let shop = Commerce::start(cfg, secrets, db, dir).await?;
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.bind(format!("127.0.0.1:{port}").parse()?)?;
     let listener = socket.listen(8192)?;
     println!("READY http://{}", listener.local_addr()?);
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, engine_router::router(shop)).await?;
     Ok(())
 }
