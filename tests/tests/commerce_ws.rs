@@ -546,3 +546,45 @@ async fn two_instances_share_events_over_redis() {
         }
     }
 }
+
+/// With `max_strikes` set, a socket that keeps sending refused frames is closed after a `flood`
+/// error frame; an accepted frame resets the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_strikes_closes_a_flooding_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = CommerceConfig {
+        max_strikes: 3,
+        ..CommerceConfig::default()
+    };
+    let srv = serve(
+        start(
+            sqlite(&dir).await,
+            FakeStreams::with_stream(S, "key-1"),
+            cfg,
+        )
+        .await,
+    )
+    .await;
+    let mut ws = srv.ws(None, None).await;
+    assert_eq!(next(&mut ws).await["type"], json!("hello"));
+    for _ in 0..2 {
+        ws.send(Message::Text("nope".into())).await.unwrap();
+        assert_eq!(next(&mut ws).await["code"], json!("invalid_json"));
+    }
+    send(&mut ws, json!({"type":"ping","id":1})).await; // resets the count
+    assert_eq!(next(&mut ws).await["type"], json!("pong"));
+    for _ in 0..2 {
+        ws.send(Message::Text("nope".into())).await.unwrap();
+        assert_eq!(next(&mut ws).await["code"], json!("invalid_json"));
+    }
+    ws.send(Message::Text("nope".into())).await.unwrap();
+    assert_eq!(next(&mut ws).await["code"], json!("invalid_json"));
+    assert_eq!(next(&mut ws).await["code"], json!("flood"));
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(end, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+        "{end:?}"
+    );
+}
