@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::whip_client::publish;
 use common::{start, test_webrtc_config};
+use showroom_pipelines::llhls::{self, LlHlsConfig, PlaylistQuery};
 use showroom_pipelines::stream::Event;
 use showroom_pipelines::unit::{Codec, TrackKind};
 
@@ -15,6 +16,7 @@ use showroom_pipelines::unit::{Codec, TrackKind};
 async fn webrtcbin_publishes_and_is_viewed_over_whep() {
     let env = start(&["host"], test_webrtc_config()).await;
     let mut reader = env.stream("host").subscribe("test", 4096);
+    let origin = llhls::spawn(env.stream("host"), LlHlsConfig::default());
     let publisher = publish(&env.whip_url("host"), Some("k-host")).await;
     assert_eq!(publisher.status, 201, "WHIP POST: {}", publisher.body);
     assert!(
@@ -57,6 +59,29 @@ async fn webrtcbin_publishes_and_is_viewed_over_whep() {
     }
     assert!(v >= 60 && a >= 50, "bus units: {v} video, {a} audio");
     assert!(keys >= 1, "no keyframe on the bus");
+
+    // The same stream comes out as LL-HLS: AAC + H.264 renditions with parts.
+    let mut hls = String::new();
+    for _ in 0..100 {
+        let q = PlaylistQuery::parse(None).unwrap_or_else(|e| panic!("query: {e}"));
+        if let (Ok(m), Ok(a)) = (
+            origin.multivariant(),
+            origin.media_playlist("audio", &q).await,
+        ) {
+            hls = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&m.bytes),
+                String::from_utf8_lossy(&a.bytes)
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        hls.contains("avc1") && hls.contains("mp4a"),
+        "LL-HLS of the WHIP stream: {hls}"
+    );
+    assert!(hls.contains("#EXT-X-PART:"), "no LL-HLS parts: {hls}");
 
     // The same stream comes out over WHEP.
     let viewer = common::webrtcbin::connect(&env.whep_url("host")).await;
