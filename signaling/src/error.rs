@@ -15,6 +15,8 @@ pub enum SignalingError {
     UnknownStream(String),
     #[error("stream {0} is not live")]
     NotLive(String),
+    #[error("bad message: {0}")]
+    BadMessage(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
     #[error("stream {0} already has a publisher")]
@@ -36,7 +38,7 @@ pub enum SignalingError {
 impl SignalingError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadSdp(_) => StatusCode::BAD_REQUEST,
+            Self::BadSdp(_) | Self::BadMessage(_) => StatusCode::BAD_REQUEST,
             Self::NoCodec(_) => StatusCode::NOT_ACCEPTABLE,
             Self::UnknownStream(_) | Self::UnknownSession(_) => StatusCode::NOT_FOUND,
             Self::NotLive(_) | Self::Busy(_) => StatusCode::CONFLICT,

@@ -39,6 +39,7 @@ mod sfu;
 mod viewer;
 pub mod whep;
 pub mod whip;
+pub mod ws;
 
 pub use config::{IceServer, WebRtcConfig};
 pub use error::SignalingError;
@@ -47,7 +48,9 @@ pub use showroom_pipelines::rtp::RtpConfig;
 pub use showroom_pipelines::whip::WhipConfig;
 pub use whip::Whip;
 
-/// All of this crate's routes (WHEP viewers, WHIP publishers), state applied.
+/// All of this crate's routes (WHEP viewers, `/ws/signal`, WHIP publishers), state applied.
 pub fn router(sfu: Sfu, whip: Whip) -> axum::Router {
-    whep::router(sfu).merge(whip::router(whip))
+    whep::router(sfu.clone())
+        .merge(ws::router(sfu))
+        .merge(whip::router(whip))
 }
