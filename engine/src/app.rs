@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use showroom_commerce::{Commerce, CommerceDb, Secrets as CommerceSecrets};
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::rtmp::{RtmpServer, RtmpStats};
@@ -60,7 +61,7 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
             data_dir.join("admin_key").display()
         );
     }
-    let (jwt_secret, _) = secret("jwt_secret", None)?;
+    let (jwt_secret, _) = secret("jwt_secret", config.jwt_secret.as_deref())?;
     let secrets = Arc::new(Secrets {
         admin_key,
         jwt_secret,
@@ -134,6 +135,12 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
             source,
         })?;
     tracing::info!(%addr, "HTTP listening");
+    // Small frames (held playlists, WebSocket events) must leave at once, not wait for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -142,6 +142,7 @@ async fn streams_persist_on_postgresql() -> anyhow::Result<()> {
     let env = [
         ("SHOWROOM_DATABASE__URL", url.as_str()),
         ("SHOWROOM_ADMIN_KEY", "pg-admin-key"),
+        ("SHOWROOM_JWT_SECRET", "shared-token-secret"),
     ];
     let engine = Engine::start_with(&env).await?;
     assert!(
@@ -155,6 +156,22 @@ async fn streams_persist_on_postgresql() -> anyhow::Result<()> {
     // A second engine on the same database finds the stream (another process created it).
     let other = Engine::start_with(&env).await?;
     assert_eq!(other.stream(&id).await?["title"], "On Postgres");
+    // With a shared SHOWROOM_JWT_SECRET, a token issued by one engine is good on the other.
+    let viewer: serde_json::Value = engine
+        .http
+        .post(engine.url(&format!("/api/v1/streams/{id}/tokens/viewer")))
+        .json(&serde_json::json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let r = other
+        .http
+        .get(other.url(&format!("/api/v1/streams/{id}/timeline")))
+        .bearer_auth(viewer["token"].as_str().unwrap())
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
     drop(other);
 
     let dir = engine.stop();

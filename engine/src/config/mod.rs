@@ -22,6 +22,10 @@ pub struct Config {
     /// Admin API key. Unset: read from `<data_dir>/admin_key`, generated there on first start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
+    /// Secret that signs the interaction layer's tokens (JWT, HS256). Engines sharing one Redis
+    /// behind a load balancer must share it. Unset: `<data_dir>/jwt_secret`, generated once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<String>,
     /// Base URL that API answers use for links (e.g. `https://live.example.com`).
     /// Unset: taken from each request's Host header.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +59,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("data"),
             admin_key: None,
+            jwt_secret: None,
             public_url: None,
             log: LogConfig::default(),
             http: ListenConfig {
