@@ -1,6 +1,6 @@
 //! The webrtc-rs API object: codecs we send, interceptors, ICE settings from the config.
 
-use webrtc::api::interceptor_registry::register_default_interceptors;
+use webrtc::api::interceptor_registry::configure_rtcp_reports;
 use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS};
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
@@ -75,7 +75,9 @@ pub(crate) async fn build(
         },
         RTPCodecType::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    // Sender/receiver reports only: NACKs are answered from the per-stream cache in the
+    // fanout (webrtc-rs's responder would keep a send buffer per viewer).
+    let registry = configure_rtcp_reports(Registry::new());
 
     let mut settings = SettingEngine::default();
     settings.set_include_loopback_candidate(cfg.include_loopback);

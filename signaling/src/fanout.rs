@@ -32,7 +32,14 @@ pub struct FanoutStats {
     pub packets_dropped: AtomicU64,
     pub malformed: AtomicU64,
     pub keyframes_requested: AtomicU64,
+    /// Video packets re-sent from the retransmission cache on NACK.
+    pub retransmitted: AtomicU64,
+    /// NACKed packets no longer in the cache.
+    pub retransmit_missed: AtomicU64,
 }
+
+/// Video packets kept for NACK, indexed by sequence number modulo the size.
+const RETRANSMIT_SLOTS: usize = 1024;
 
 #[derive(Default)]
 struct Continuity {
@@ -71,6 +78,8 @@ struct Inner {
     video_mode: Option<VideoMode>,
     video: Continuity,
     audio: Continuity,
+    /// The per-stream retransmission cache (video), shared by every viewer.
+    retransmit: Vec<Option<Arc<Outgoing>>>,
 }
 
 /// The forwarder of one stream.
@@ -88,7 +97,10 @@ impl Fanout {
         Self {
             stream_id: stream_id.to_owned(),
             gop_limit,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                retransmit: vec![None; RETRANSMIT_SLOTS],
+                ..Inner::default()
+            }),
             gate: Mutex::new(KeyframeGate::new(keyframe_interval)),
             egress: Mutex::new(None),
             stats: FanoutStats::default(),
@@ -126,6 +138,24 @@ impl Fanout {
 
     pub fn detach(&self, id: u64) {
         self.inner.lock().viewers.retain(|s| s.id != id);
+    }
+
+    /// A video packet by its (outgoing) sequence number, for a viewer's NACK.
+    pub fn retransmit(&self, seq: u16) -> Option<Arc<Outgoing>> {
+        let inner = self.inner.lock();
+        let found = inner
+            .retransmit
+            .get(usize::from(seq) % RETRANSMIT_SLOTS)
+            .and_then(|s| s.as_ref())
+            .filter(|p| p.packet.header.sequence_number == seq)
+            .map(Arc::clone);
+        let counter = if found.is_some() {
+            &self.stats.retransmitted
+        } else {
+            &self.stats.retransmit_missed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// A viewer sent PLI/FIR at `now`; at most one request per interval goes upstream.
@@ -174,6 +204,10 @@ impl RtpSink for Fanout {
             packet: parsed,
         });
         if packet.kind == RtpKind::H264 {
+            let slot = usize::from(out.packet.header.sequence_number) % RETRANSMIT_SLOTS;
+            if let Some(s) = inner.retransmit.get_mut(slot) {
+                *s = Some(Arc::clone(&out));
+            }
             if packet.gop_start {
                 inner.gop.clear();
                 inner.caching = true;

@@ -110,3 +110,27 @@ fn garbage_from_the_egress_is_counted_not_forwarded() {
         1
     );
 }
+
+#[test]
+fn nacked_packets_come_from_the_stream_cache() {
+    let f = fanout();
+    for seq in 0..2000u16 {
+        video(&f, seq, seq % 100 == 0);
+    }
+    let p = f.retransmit(1990).map(|p| p.packet.header.sequence_number);
+    assert_eq!(p, Some(1990));
+    assert!(f.retransmit(500).is_none(), "older than the cache");
+    assert!(f.retransmit(2500).is_none(), "never sent");
+    assert_eq!(
+        f.stats
+            .retransmitted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        f.stats
+            .retransmit_missed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+}

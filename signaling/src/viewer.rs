@@ -14,6 +14,7 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use webrtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
@@ -80,7 +81,7 @@ async fn answer(
     let sender = pc
         .add_track(Arc::clone(&video) as Arc<dyn TrackLocal + Send + Sync>)
         .await?;
-    spawn_rtcp(sender, Arc::clone(&fanout));
+    spawn_rtcp(sender, Arc::clone(&fanout), Arc::clone(&video));
     let audio = if info.opus {
         let track = Arc::new(TrackLocalStaticRTP::new(
             opus_capability(),
@@ -152,19 +153,30 @@ async fn answer(
     Ok(local.sdp)
 }
 
-fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>) {
+/// Reads the viewer's video RTCP: PLI/FIR → a (coalesced) keyframe request; NACK → the lost
+/// packets re-sent from the stream's retransmission cache.
+fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>, video: Arc<TrackLocalStaticRTP>) {
     let fanout = Arc::downgrade(&fanout);
     tokio::spawn(async move {
         while let Ok((packets, _)) = sender.read_rtcp().await {
-            let wants_key = packets.iter().any(|p| {
+            let Some(f) = fanout.upgrade() else { break };
+            let mut wants_key = false;
+            for p in &packets {
                 let any = p.as_any();
-                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-            });
-            if wants_key {
-                match fanout.upgrade() {
-                    Some(f) => f.keyframe_wanted(Instant::now()),
-                    None => break,
+                if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                    wants_key = true;
+                } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
+                    for pair in &nack.nacks {
+                        for seq in pair.packet_list() {
+                            if let Some(out) = f.retransmit(seq) {
+                                let _ = video.write_rtp(&out.packet).await;
+                            }
+                        }
+                    }
                 }
+            }
+            if wants_key {
+                f.keyframe_wanted(Instant::now());
             }
         }
     });
