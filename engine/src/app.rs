@@ -8,6 +8,7 @@ use axum::serve::ListenerExt;
 use showroom_commerce::{Commerce, CommerceDb, Secrets as CommerceSecrets};
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::rtmp::{RtmpServer, RtmpStats};
+use showroom_signaling::{RtpConfig, Sfu, StreamLookup, Whip, WhipConfig};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -36,6 +37,8 @@ pub enum EngineError {
     Http(std::io::Error),
     #[error("commerce: {0}")]
     Commerce(#[from] showroom_commerce::CommerceError),
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] showroom_signaling::SignalingError),
     #[error(transparent)]
     Gst(#[from] showroom_pipelines::gst_init::InitError),
 }
@@ -124,7 +127,26 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         shop,
         extra_metrics: Arc::new(extra_metrics),
     };
-    let app = http::router(state, Vec::new());
+    let sfu = Sfu::new(
+        config.webrtc.clone(),
+        RtpConfig::default(),
+        Arc::clone(&state.registry) as Arc<dyn StreamLookup>,
+    )
+    .await?;
+    let whip = Whip::new(
+        WhipConfig {
+            ice_addresses: config.whip.ice_addresses.clone(),
+            stun_server: config.whip.stun_server.clone(),
+            ..WhipConfig::default()
+        },
+        Arc::clone(&state.registry) as Arc<dyn PublishTarget>,
+    );
+    tracing::info!(
+        loopback = config.webrtc.include_loopback,
+        udp_mux = ?sfu.udp_mux_addr(),
+        "WebRTC ready (WHIP, WHEP, /ws/signal)"
+    );
+    let app = http::router(state, vec![showroom_signaling::router(sfu, whip)]);
 
     let addr = SocketAddr::new(config.http.bind, config.http.port);
     let listener = TcpListener::bind(addr)

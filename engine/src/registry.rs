@@ -144,3 +144,9 @@ impl PublishTarget for Registry {
         self.maps.read().by_key.get(key).map(|e| Arc::clone(&e.bus))
     }
 }
+
+impl showroom_signaling::StreamLookup for Registry {
+    fn stream(&self, id: &str) -> Option<Arc<Stream>> {
+        self.get(id).map(|e| Arc::clone(&e.bus))
+    }
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use showroom_commerce::CommerceConfig;
 use showroom_pipelines::llhls::LlHlsConfig;
 use showroom_pipelines::rtmp::RtmpConfig;
+use showroom_signaling::WebRtcConfig;
 
 /// Everything `showroom serve` can be told. Every key is documented, with its default, in
 /// `configs/default.toml`; a test checks that file against [`Config::default`].
@@ -36,7 +37,21 @@ pub struct Config {
     pub llhls: LlHlsConfig,
     pub database: DatabaseConfig,
     pub commerce: CommerceConfig,
+    pub webrtc: WebRtcConfig,
+    pub whip: WhipSection,
     pub web: WebConfig,
+}
+
+/// WHIP ingest (browser hosts, `POST /whip/{id}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhipSection {
+    /// Local IPs offered as ICE candidates (e.g. `["127.0.0.1"]`); empty = every interface
+    /// (libnice's default, which skips loopback).
+    pub ice_addresses: Vec<String>,
+    /// `stun://host:port` for server-reflexive candidates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stun_server: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +85,8 @@ impl Default for Config {
             llhls: LlHlsConfig::default(),
             database: DatabaseConfig::default(),
             commerce: CommerceConfig::default(),
+            webrtc: WebRtcConfig::default(),
+            whip: WhipSection::default(),
             web: WebConfig::default(),
         }
     }

@@ -20,6 +20,8 @@ export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  // WebRTC stays on loopback: let Chromium use 127.0.0.1 candidates.
+  '--allow-loopback-in-peer-connection',
   '--autoplay-policy=no-user-gesture-required',
 ];
 
@@ -71,7 +73,11 @@ export async function startEngine(bin) {
   // The engine reads every SHOWROOM_* variable as config: pass on none of ours (e.g. SHOWROOM_BIN).
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOWROOM_')));
   const child = spawn(bin, ['serve', '--data-dir', dataDir, '--http-port', String(httpPort), '--rtmp-port', String(rtmpPort)], {
-    env: { ...inherited, SHOWROOM_HTTP__BIND: '127.0.0.1', SHOWROOM_RTMP__BIND: '127.0.0.1', SHOWROOM_WEB__DIR: DIST, RUST_LOG: 'info', NO_COLOR: '1' },
+    env: {
+      ...inherited, SHOWROOM_HTTP__BIND: '127.0.0.1', SHOWROOM_RTMP__BIND: '127.0.0.1', SHOWROOM_WEB__DIR: DIST, RUST_LOG: 'info', NO_COLOR: '1',
+      // WebRTC on loopback only: 127.0.0.1 candidates for WHEP (webrtc-rs) and WHIP (libnice).
+      SHOWROOM_WEBRTC__INCLUDE_LOOPBACK: 'true', SHOWROOM_WEBRTC__ICE_INTERFACES: '[lo]', SHOWROOM_WHIP__ICE_ADDRESSES: '[127.0.0.1]',
+    },
     stdio: ['ignore', log, log],
   });
   const base = `http://127.0.0.1:${httpPort}`;

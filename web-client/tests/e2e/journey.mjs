@@ -90,18 +90,36 @@ async function main() {
     if (!obsServer?.startsWith('rtmp://')) throw new Error(`OBS server not shown: ${obsServer}`);
     await studio.waitForSelector(`#catalog li[data-product-id="${p1.id}"]`);
     await studio.waitForFunction(() => document.querySelectorAll('#cam option').length > 0, null, { timeout: 10_000 });
+    // 1b. The main stream is live from ffmpeg (RTMP): a browser go-live on it is a second
+    //     publisher and must be refused (409), with the reason shown.
     await studio.click('#golive-start');
-    const whipMsg = await waitFor('the go-live answer', async () => {
+    const busyMsg = await waitFor('the go-live answer', async () => {
       const t = await studio.textContent('#golive-msg');
       return t && !t.startsWith('Connecting') && !t.startsWith('Negotiated') ? t : null;
     }, 15_000);
-    const whipStatus = (await fetch(`${engine.base}/whip/${id}`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${stream.stream_key}` }, body: 'v=0\r\n' })).status;
-    if (whipStatus === 404 || whipStatus === 405 || whipStatus === 501) {
-      if (!/not available on this server yet — use OBS/.test(whipMsg)) throw new Error(`WHIP ${whipStatus} but the studio said: ${whipMsg}`);
-      step('1. studio goes live over WHIP', 'pending', `PENDING on WebRTC: POST /whip/${id} answers ${whipStatus}; the studio says "${whipMsg}" (the stream is live from ffmpeg/RTMP instead)`);
-    } else {
-      step('1. studio goes live over WHIP', 'pending', `WHIP answered ${whipStatus}; studio says "${whipMsg}" — journey not yet asserting WebRTC ingest`);
-    }
+    if (!/409/.test(busyMsg)) throw new Error(`go-live on a stream live over RTMP must be refused with 409: ${busyMsg}`);
+    step('1b. go-live on a stream already live over RTMP is refused', 'ok', `"${busyMsg}"`);
+
+    // 1. The studio goes live over WHIP (Chromium's fake camera) on a stream of its own.
+    const live = await admin('/api/v1/streams', { method: 'POST', body: { title: 'Studio live' } });
+    const liveInfo = async () => (await fetch(`${engine.base}/api/v1/streams/${live.id}/info`)).json();
+    const studioLive = await browser.newPage();
+    watchConsole('studio-live', studioLive);
+    await studioLive.goto(`${pages.base}/studio/${live.id}${pages.query}`);
+    await studioLive.fill('#login-secret', live.stream_key);
+    await studioLive.click('#login-form button[type=submit]');
+    await studioLive.waitForFunction(() => document.querySelectorAll('#cam option').length > 0, null, { timeout: 10_000 });
+    await studioLive.click('#golive-start');
+    await studioLive.waitForFunction(() => /You are live/.test(document.querySelector('#golive-msg')?.textContent ?? ''), null, { timeout: 20_000 });
+    const wentLive = await waitFor('the WHIP stream to be live', async () => {
+      const i = await liveInfo();
+      return i.state === 'live' ? i : null;
+    }, 20_000, 250);
+    await waitFor('its LL-HLS playlist', async () => (await fetch(`${engine.base}/hls/${live.id}/index.m3u8`)).ok, 30_000, 250);
+    await studioLive.click('#golive-stop');
+    await waitFor('the WHIP stream to end', async () => ((await liveInfo()).state === 'idle' ? true : null), 15_000, 250);
+    await studioLive.close();
+    step('1. studio goes live over WHIP', 'ok', `stream ${live.id} live from the browser camera since ${wentLive.started_at}; its LL-HLS playlist is served; Stop ended it`);
     await shot(studio, 'studio');
 
     // 2. Viewer: WHEP first, LL-HLS fallback by itself; frames decoded grow.
