@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use gst::prelude::*;
 use parking_lot::Mutex;
 
@@ -168,24 +167,7 @@ impl Packager {
             .ok_or_else(|| PackagerError::Gst("pipeline without bus".into()))?;
         let weak = pipeline.downgrade();
         tokio::spawn(async move {
-            let mut messages = bus.stream();
-            while let Some(msg) = messages.next().await {
-                match msg.view() {
-                    gst::MessageView::Eos(_) => {
-                        tracing::debug!(pipeline = %name, "llhls packager reached EOS");
-                        break;
-                    }
-                    gst::MessageView::Error(err) => {
-                        let src = msg
-                            .src()
-                            .map(|s| s.path_string().to_string())
-                            .unwrap_or_default();
-                        tracing::error!(pipeline = %name, source = %src, error = %err.error(), debug = ?err.debug(), "llhls packager failed");
-                        break;
-                    }
-                    _ => {}
-                }
-            }
+            crate::gst_bus::wait_end(bus, "llhls packager", &name).await;
             if let Some(p) = weak.upgrade() {
                 let _ = p.set_state(gst::State::Null);
             }

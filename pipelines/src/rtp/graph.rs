@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use gst::prelude::*;
 
 use super::{is_gop_start, RtpConfig, RtpError, RtpKind, RtpPacket, RtpSink, VideoMode};
@@ -228,21 +227,7 @@ fn watch_bus(pipeline: &gst::Pipeline, name: String) -> Result<(), RtpError> {
         .ok_or_else(|| RtpError::Gst("pipeline without bus".into()))?;
     let weak = pipeline.downgrade();
     tokio::spawn(async move {
-        let mut messages = bus.stream();
-        while let Some(msg) = messages.next().await {
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(err) => {
-                    let src = msg
-                        .src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default();
-                    tracing::error!(pipeline = %name, source = %src, error = %err.error(), debug = ?err.debug(), "rtp graph failed");
-                    break;
-                }
-                _ => {}
-            }
-        }
+        crate::gst_bus::wait_end(bus, "rtp egress", &name).await;
         if let Some(p) = weak.upgrade() {
             let _ = p.set_state(gst::State::Null);
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use crate::gst_bus::GraphEnd;
 use gst::prelude::*;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -247,24 +247,10 @@ fn watch_bus(
         .bus()
         .ok_or_else(|| WhipError::Gst("pipeline without bus".into()))?;
     tokio::spawn(async move {
-        let mut messages = bus.stream();
-        while let Some(msg) = messages.next().await {
-            match msg.view() {
-                gst::MessageView::Eos(_) => {
-                    closed.close("end of stream", &stream);
-                    break;
-                }
-                gst::MessageView::Error(err) => {
-                    let src = msg
-                        .src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default();
-                    tracing::error!(stream = %stream, source = %src, error = %err.error(), debug = ?err.debug(), "whip graph failed");
-                    closed.close("graph error", &stream);
-                    break;
-                }
-                _ => {}
-            }
+        match crate::gst_bus::wait_end(bus, "whip ingest", &stream).await {
+            GraphEnd::Eos => closed.close("end of stream", &stream),
+            GraphEnd::Error => closed.close("graph error", &stream),
+            GraphEnd::Closed => {}
         }
     });
     Ok(())
