@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh run
 scripts/web.sh
 cargo build --release -p showroom-engine
-exec target/release/showroom serve --config configs/default.toml "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/showroom" serve --config configs/default.toml "$@"
