@@ -37,6 +37,7 @@
 //! assert!(matches!(hls.blocking_recv(), Some(Event::Start(_))));
 //! ```
 
+pub mod caps;
 pub mod gst_bus;
 pub mod gst_init;
 pub mod ingest;

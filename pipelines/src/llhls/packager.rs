@@ -72,33 +72,10 @@ pub struct Packager {
     refused: std::sync::atomic::AtomicBool,
 }
 
+/// cmafmux takes H.264 and AAC from the bus; anything else is refused.
 fn caps_for(track: &Track) -> Result<gst::Caps, PackagerError> {
     match &track.codec {
-        Codec::H264 { config } => {
-            let mut b = gst::Caps::builder("video/x-h264")
-                .field("stream-format", "avc")
-                .field("alignment", "au")
-                .field("codec_data", gst::Buffer::from_slice(config.clone()));
-            if let (Some(w), Some(h)) = (track.width, track.height) {
-                b = b.field("width", w as i32).field("height", h as i32);
-            }
-            if let Some((n, d)) = track.framerate.filter(|f| f.0 > 0 && f.1 > 0) {
-                b = b.field("framerate", gst::Fraction::new(n as i32, d as i32));
-            }
-            Ok(b.build())
-        }
-        Codec::Aac { config } => {
-            let mut b = gst::Caps::builder("audio/mpeg")
-                .field("mpegversion", 4i32)
-                .field("stream-format", "raw")
-                .field("codec_data", gst::Buffer::from_slice(config.clone()));
-            if let Some(asc) = super::codecs::AudioConfig::parse(config) {
-                b = b
-                    .field("rate", asc.sample_rate as i32)
-                    .field("channels", asc.channels as i32);
-            }
-            Ok(b.build())
-        }
+        Codec::H264 { .. } | Codec::Aac { .. } => Ok(crate::caps::caps_for(track)),
         other => Err(PackagerError::Codec(other.name())),
     }
 }

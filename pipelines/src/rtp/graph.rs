@@ -8,6 +8,7 @@ use bytes::Bytes;
 use gst::prelude::*;
 
 use super::{is_gop_start, RtpConfig, RtpError, RtpKind, RtpPacket, RtpSink, VideoMode};
+use crate::caps::caps_for;
 use crate::stream::Track;
 use crate::unit::Codec;
 
@@ -18,20 +19,6 @@ pub(super) struct Graph {
     appsink: gst_app::AppSink,
     refused: AtomicBool,
     name: String,
-}
-
-fn video_caps(track: &Track, config: &Bytes) -> gst::Caps {
-    let mut b = gst::Caps::builder("video/x-h264")
-        .field("stream-format", "avc")
-        .field("alignment", "au")
-        .field("codec_data", gst::Buffer::from_slice(config.clone()));
-    if let (Some(w), Some(h)) = (track.width, track.height) {
-        b = b.field("width", w as i32).field("height", h as i32);
-    }
-    if let Some((n, d)) = track.framerate.filter(|f| f.0 > 0 && f.1 > 0) {
-        b = b.field("framerate", gst::Fraction::new(n as i32, d as i32));
-    }
-    b.build()
 }
 
 fn make(factory: &str) -> Result<gst::Element, RtpError> {
@@ -49,10 +36,10 @@ impl Graph {
         cfg: &RtpConfig,
         sink: Arc<dyn RtpSink>,
     ) -> Result<Self, RtpError> {
-        let Codec::H264 { config } = &track.codec else {
+        let Codec::H264 { .. } = &track.codec else {
             return Err(RtpError::Codec(track.codec.name()));
         };
-        let caps = video_caps(track, config);
+        let caps = caps_for(track);
         let mut chain = vec![make("h264parse")?];
         if mode == VideoMode::Transcode {
             let enc = gst::ElementFactory::make("x264enc")
@@ -90,17 +77,10 @@ impl Graph {
         cfg: &RtpConfig,
         sink: Arc<dyn RtpSink>,
     ) -> Result<Self, RtpError> {
-        let caps = match &track.codec {
-            Codec::Aac { config } => gst::Caps::builder("audio/mpeg")
-                .field("mpegversion", 4i32)
-                .field("stream-format", "raw")
-                .field("codec_data", gst::Buffer::from_slice(config.clone()))
-                .build(),
-            Codec::Opus => gst::Caps::builder("audio/x-opus")
-                .field("channel-mapping-family", 0i32)
-                .build(),
-            Codec::H264 { .. } => return Err(RtpError::Codec("h264")),
-        };
+        if let Codec::H264 { .. } = track.codec {
+            return Err(RtpError::Codec("h264"));
+        }
+        let caps = caps_for(track);
         let mut chain = Vec::new();
         if matches!(track.codec, Codec::Aac { .. }) {
             let opus = gst::ElementFactory::make("opusenc")
