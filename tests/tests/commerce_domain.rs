@@ -297,7 +297,7 @@ async fn gifts(db: CommerceDb) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(e) => assert_eq!(e.code(), "insufficient_coins"),
+            Err(e) => assert_eq!(e.code(), "insufficient_coins", "{e:?}"),
         }
     }
     assert_eq!(ok, 10, "no double spend");

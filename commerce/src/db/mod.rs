@@ -34,6 +34,41 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at
+/// BEGIN, so a writer waits (busy timeout) for the previous one. A deferred transaction that read
+/// first and then writes fails at once with "database is locked" if another connection still
+/// holds the lock (e.g. a refused transaction whose rollback sqlx has only queued).
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send
+           + '_;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send
+           + '_ {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send
+           + '_ {
+        self.begin()
+    }
+}
+
 impl Db {
     /// Run commerce migrations (versions 1000+; sharing `_sqlx_migrations` with the engine's).
     pub async fn open(pool: CommerceDb) -> Result<Self, CommerceError> {

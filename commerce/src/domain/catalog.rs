@@ -1,6 +1,7 @@
 //! Products and each stream's product list ("shop the show").
 
 use crate::auth::Actor;
+use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::domain::{check_len, new_id};
 use crate::error::CommerceError;
@@ -108,7 +109,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for pid in &product_ids {
                 let found = sqlx::query("SELECT id FROM commerce_products WHERE id = $1")
                     .bind(pid)

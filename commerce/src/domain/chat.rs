@@ -2,6 +2,7 @@
 
 use crate::auth::{Actor, Role};
 use crate::command::SanctionKind;
+use crate::db::BeginWrite;
 use crate::db::{to_u64, with_pool};
 use crate::domain::moderation::modlog;
 use crate::domain::{check_len, new_id};
@@ -57,7 +58,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if slow > 0 {
                 let ok = sqlx::query(
                     "INSERT INTO commerce_chat_last (stream_id, user_id, last_ms) VALUES ($1, $2, $3) \
@@ -128,7 +129,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let msg = sqlx::query(
                 "SELECT id FROM commerce_chat WHERE id = $1 AND stream_id = $2 AND deleted = 0",
             )
@@ -185,7 +186,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let row = sqlx::query("SELECT user_id FROM commerce_chat WHERE id = $1 AND stream_id = $2 AND deleted = 0")
                 .bind(message_id)
                 .bind(stream_id)

@@ -3,6 +3,7 @@
 
 use crate::auth::Actor;
 use crate::command::SanctionKind;
+use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::directory::TimelineMarker;
 use crate::domain::orders::{claim_key, insert_order, key_or_fresh, OrderDraft, Restock};
@@ -152,7 +153,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "INSERT INTO commerce_flash_sales (id, stream_id, product_id, sale_price_minor, currency, stock_limit, \
                  remaining, per_customer_limit, duration_ms, state, win, created_ms) \
@@ -199,7 +200,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, sale) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
             if sale.state != "scheduled" {
                 return Err(CommerceError::refused(
@@ -246,7 +247,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, sale) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
             let Some(mut w) = sale.window.filter(|_| sale.state == "live") else {
                 return Err(CommerceError::refused(
@@ -330,7 +331,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (draft, ev, remaining) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if let Some(existing) = claim_key!(tx, &actor.user_id, &key, &scope) {
                 drop(tx);
                 return self.order_json(&existing, true).await;

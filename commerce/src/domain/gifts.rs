@@ -2,6 +2,7 @@
 
 use crate::auth::Actor;
 use crate::command::SanctionKind;
+use crate::db::BeginWrite;
 use crate::db::{to_u64, with_pool};
 use crate::domain::{check_len, new_id, positive};
 use crate::error::CommerceError;
@@ -103,7 +104,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, balance) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let gift = sqlx::query("SELECT name, coins FROM commerce_gift_catalog WHERE id = $1")
                 .bind(gift_id)
                 .fetch_optional(&mut *tx)

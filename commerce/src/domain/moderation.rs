@@ -3,6 +3,7 @@
 
 use crate::auth::Actor;
 use crate::command::SanctionKind;
+use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::error::CommerceError;
 use crate::events::{append_event, NewEvent};
@@ -112,7 +113,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "INSERT INTO commerce_sanctions (stream_id, user_id, kind, until_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (stream_id, user_id, kind) DO UPDATE SET until_ms = $4",
@@ -162,7 +163,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query("DELETE FROM commerce_sanctions WHERE stream_id = $1 AND user_id = $2 AND kind = $3")
                 .bind(stream_id)
                 .bind(user_id)
@@ -229,7 +230,7 @@ impl Commerce {
                              "pinned_message": s.pinned_message });
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "INSERT INTO commerce_chat_settings (stream_id, slow_mode_ms, banned_words, pinned_message) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (stream_id) DO UPDATE SET slow_mode_ms = $2, banned_words = $3, pinned_message = $4",

@@ -2,6 +2,7 @@
 //! it is acknowledged; `Idempotency-Key` retries return the first order, never a second one.
 
 use crate::auth::{Actor, Role};
+use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::domain::{new_id, positive};
 use crate::error::CommerceError;
@@ -134,7 +135,7 @@ impl Commerce {
         let stamp = self.stamp_now(&draft.stream_id);
         let _g = self.db.write_gate().await;
         let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query("UPDATE commerce_orders SET status = $2, payment_ref = $3, test_mode = $4 WHERE id = $1 AND status = 'pending'")
                 .bind(&draft.id)
                 .bind(status)
@@ -337,7 +338,7 @@ impl Commerce {
         let provider = self.payments.name();
         let _g = self.db.write_gate().await;
         let (draft, restock) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if let Some(existing) = claim_key!(tx, &actor.user_id, &key, &scope) {
                 drop(tx);
                 return self.order_json(&existing, true).await;

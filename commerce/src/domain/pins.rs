@@ -1,6 +1,7 @@
 //! Pins: staff pin up to `pin_limit` products at once; each pin is also an LL-HLS DATERANGE.
 
 use crate::auth::Actor;
+use crate::db::BeginWrite;
 use crate::db::{to_u64, with_pool};
 use crate::directory::TimelineMarker;
 use crate::error::CommerceError;
@@ -27,7 +28,7 @@ impl Commerce {
         let marker_id = crate::domain::new_id("pin");
         let _g = self.db.write_gate().await;
         let (ev, title, price, currency) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let prod = sqlx::query(
                 "SELECT title, price_minor, currency FROM commerce_products WHERE id = $1",
             )
@@ -112,7 +113,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, marker_id, since) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let ev = append_event!(
                 tx,
                 stream_id,

@@ -2,6 +2,7 @@
 
 use crate::auth::Actor;
 use crate::command::SanctionKind;
+use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::domain::{check_len, new_id};
 use crate::error::CommerceError;
@@ -91,7 +92,7 @@ impl Commerce {
         let opts = serde_json::to_string(&options).map_err(crate::error::internal)?;
         let _g = self.db.write_gate().await;
         let (ev, view) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "INSERT INTO commerce_polls (id, stream_id, question, options, multiple, closed, created_ms) \
                  VALUES ($1, $2, $3, $4, $5, 0, $6)",
@@ -138,7 +139,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, view) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let before = load_poll!(tx, poll_id);
             if before.stream_id != stream_id {
                 return Err(CommerceError::NotFound(format!(
@@ -218,7 +219,7 @@ impl Commerce {
         let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
         let (ev, view) = with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let closed = sqlx::query("UPDATE commerce_polls SET closed = 1 WHERE id = $1 AND stream_id = $2 AND closed = 0 RETURNING id")
                 .bind(poll_id)
                 .bind(stream_id)
@@ -256,7 +257,7 @@ impl Commerce {
         poll_id: &str,
     ) -> Result<Value, CommerceError> {
         with_pool!(self.db, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let view = load_poll!(tx, poll_id);
             if view.stream_id != stream_id {
                 return Err(CommerceError::NotFound(format!(
