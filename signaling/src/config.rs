@@ -36,6 +36,9 @@ pub struct WebRtcConfig {
     pub keyframe_interval_ms: u64,
     /// Most viewers at once over all streams (refused with 503 beyond).
     pub max_viewers: usize,
+    /// A stream's RTP egress (and its transcode) stops after this many ms without a viewer and
+    /// starts again with the next one; 0 = never stop.
+    pub egress_idle_stop_ms: u64,
 }
 
 impl Default for WebRtcConfig {
@@ -51,6 +54,7 @@ impl Default for WebRtcConfig {
             gop_cache_packets: 4096,
             keyframe_interval_ms: 500,
             max_viewers: 20_000,
+            egress_idle_stop_ms: 30_000,
         }
     }
 }

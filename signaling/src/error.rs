@@ -29,6 +29,14 @@ pub enum SignalingError {
     Full,
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    #[error("malformed sdpfrag: {0}")]
+    BadSdpFrag(String),
+    #[error("unsupported media type: {0}")]
+    MediaType(String),
+    #[error("precondition failed: {0}")]
+    Precondition(String),
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str),
     #[error("WebRTC: {0}")]
     WebRtc(#[from] webrtc::Error),
     #[error("I/O: {0}")]
@@ -38,7 +46,10 @@ pub enum SignalingError {
 impl SignalingError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadSdp(_) | Self::BadMessage(_) => StatusCode::BAD_REQUEST,
+            Self::BadSdp(_) | Self::BadMessage(_) | Self::BadSdpFrag(_) => StatusCode::BAD_REQUEST,
+            Self::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Precondition(_) => StatusCode::PRECONDITION_FAILED,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoCodec(_) => StatusCode::NOT_ACCEPTABLE,
             Self::UnknownStream(_) | Self::UnknownSession(_) => StatusCode::NOT_FOUND,
             Self::NotLive(_) | Self::Busy(_) => StatusCode::CONFLICT,

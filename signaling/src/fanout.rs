@@ -158,14 +158,16 @@ impl Fanout {
         found
     }
 
-    /// A viewer sent PLI/FIR at `now`; at most one request per interval goes upstream.
+    /// A viewer sent PLI/FIR, or joined with no GOP cached, at `now`; at most one request per
+    /// interval goes upstream (the transcode's encoder, or a WHIP publisher as RTCP PLI).
     pub fn keyframe_wanted(&self, now: Instant) {
         if self.gate.lock().request(now) {
             self.stats
                 .keyframes_requested
                 .fetch_add(1, Ordering::Relaxed);
             if let Some(e) = self.egress.lock().as_ref() {
-                e.request_keyframe();
+                let to = e.request_keyframe();
+                tracing::debug!(stream = %self.stream_id, ?to, "sfu: keyframe requested");
             }
         }
     }

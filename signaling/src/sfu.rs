@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use showroom_pipelines::rtp::{self, RtpConfig, RtpSink};
@@ -15,7 +15,12 @@ use webrtc::peer_connection::RTCPeerConnection;
 use crate::config::{IceServer, WebRtcConfig};
 use crate::error::SignalingError;
 use crate::fanout::Fanout;
+use crate::idle::IdleTimer;
 use crate::offer::check_offer;
+use crate::patch::IceTag;
+
+#[path = "sfu_ice.rs"]
+mod ice;
 
 /// What the SFU needs from the engine's stream registry: a stream by its id.
 pub trait StreamLookup: Send + Sync + 'static {
@@ -32,12 +37,26 @@ pub struct ViewAnswer {
 struct Entry {
     stream: Weak<Stream>,
     fanout: Arc<Fanout>,
+    /// Viewers between `view()` and their session being registered.
+    joining: Arc<AtomicUsize>,
+    idle: IdleTimer,
+}
+
+/// Counts a join in progress on its stream's entry until dropped.
+struct Joining(Arc<AtomicUsize>);
+
+impl Drop for Joining {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct ViewerSession {
     stream_id: String,
     viewer: u64,
     pc: Arc<RTCPeerConnection>,
+    /// RFC 9725 entity tag and the viewer's current ICE ufrag (both change on ICE restart).
+    ice: IceTag,
 }
 
 struct Inner {
@@ -63,7 +82,8 @@ impl Sfu {
         streams: Arc<dyn StreamLookup>,
     ) -> Result<Self, SignalingError> {
         let (api, mux_addr) = crate::api::build(&cfg).await?;
-        Ok(Self(Arc::new(Inner {
+        let idle_stop = Duration::from_millis(cfg.egress_idle_stop_ms);
+        let sfu = Self(Arc::new(Inner {
             api,
             cfg,
             rtp,
@@ -72,7 +92,11 @@ impl Sfu {
             sessions: Mutex::new(HashMap::new()),
             next_viewer: AtomicU64::new(1),
             mux_addr,
-        })))
+        }));
+        if !idle_stop.is_zero() {
+            spawn_reaper(Arc::downgrade(&sfu.0), idle_stop);
+        }
+        Ok(sfu)
     }
 
     pub fn ice_servers(&self) -> &[IceServer] {
@@ -87,6 +111,16 @@ impl Sfu {
     /// Viewer sessions open now.
     pub fn session_count(&self) -> usize {
         self.0.sessions.lock().len()
+    }
+
+    /// Viewer sessions of one stream open now (connecting or connected).
+    pub fn viewer_count(&self, stream_id: &str) -> usize {
+        self.0
+            .sessions
+            .lock()
+            .values()
+            .filter(|s| s.stream_id == stream_id)
+            .count()
     }
 
     /// The forwarder of a stream, if one runs (for stats and tests).
@@ -106,14 +140,17 @@ impl Sfu {
             .streams
             .stream(stream_id)
             .ok_or_else(|| SignalingError::UnknownStream(stream_id.to_owned()))?;
-        Ok(self.fanout_for(&stream))
+        Ok(self.fanout_for(&stream).0)
     }
 
-    fn fanout_for(&self, stream: &Arc<Stream>) -> Arc<Fanout> {
+    /// The stream's forwarder (its egress started if needed) and a guard that keeps the idle
+    /// reaper off it until the joining viewer's session is registered.
+    fn fanout_for(&self, stream: &Arc<Stream>) -> (Arc<Fanout>, Joining) {
         let mut fanouts = self.0.fanouts.lock();
         if let Some(e) = fanouts.get(stream.id()) {
             if e.stream.upgrade().is_some_and(|s| Arc::ptr_eq(&s, stream)) {
-                return Arc::clone(&e.fanout);
+                e.joining.fetch_add(1, Ordering::Relaxed);
+                return (Arc::clone(&e.fanout), Joining(Arc::clone(&e.joining)));
             }
             e.fanout.stop();
         }
@@ -128,15 +165,18 @@ impl Sfu {
             Arc::clone(&fanout) as Arc<dyn RtpSink>,
         );
         fanout.set_egress(egress);
+        let joining = Arc::new(AtomicUsize::new(1));
         fanouts.insert(
             stream.id().to_owned(),
             Entry {
                 stream: Arc::downgrade(stream),
                 fanout: Arc::clone(&fanout),
+                joining: Arc::clone(&joining),
+                idle: IdleTimer::new(Duration::from_millis(self.0.cfg.egress_idle_stop_ms)),
             },
         );
         tracing::info!(stream = stream.id(), "sfu: RTP egress started");
-        fanout
+        (fanout, Joining(joining))
     }
 
     /// WHEP: a viewer's SDP offer for `stream_id` in, the answer out.
@@ -153,7 +193,7 @@ impl Sfu {
         if self.session_count() >= self.0.cfg.max_viewers {
             return Err(SignalingError::Full);
         }
-        let fanout = self.fanout_for(&stream);
+        let (fanout, joining) = self.fanout_for(&stream);
         let viewer = self.0.next_viewer.fetch_add(1, Ordering::Relaxed);
         let session = uuid::Uuid::new_v4().simple().to_string();
         let weak = Arc::downgrade(&self.0);
@@ -184,8 +224,10 @@ impl Sfu {
                 stream_id: stream_id.to_owned(),
                 viewer,
                 pc,
+                ice: IceTag::new(offer),
             },
         );
+        drop(joining);
         tracing::info!(stream = stream_id, %session, viewer, "sfu: viewer joined");
         Ok(ViewAnswer { session, sdp })
     }
@@ -206,5 +248,39 @@ impl Sfu {
         s.pc.close().await?;
         tracing::info!(stream = stream_id, session, "sfu: viewer left");
         Ok(())
+    }
+}
+
+/// Stops the RTP egress (and its transcode) of streams nobody has watched for `idle`; the next
+/// viewer starts it again.
+fn spawn_reaper(inner: Weak<Inner>, idle: Duration) {
+    let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { break };
+            inner.reap(Instant::now());
+        }
+    });
+}
+
+impl Inner {
+    fn reap(&self, now: Instant) {
+        let mut viewers: HashMap<String, usize> = HashMap::new();
+        for s in self.sessions.lock().values() {
+            *viewers.entry(s.stream_id.clone()).or_default() += 1;
+        }
+        let mut fanouts = self.fanouts.lock();
+        fanouts.retain(|id, e| {
+            let n = viewers.get(id).copied().unwrap_or(0) + e.joining.load(Ordering::Relaxed);
+            if e.stream.strong_count() == 0 || e.idle.observe(now, n) {
+                e.fanout.stop();
+                tracing::info!(stream = %id, idle = ?e.idle.after(), "sfu: RTP egress stopped (no viewer)");
+                false
+            } else {
+                true
+            }
+        });
     }
 }

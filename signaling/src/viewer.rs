@@ -26,6 +26,9 @@ use crate::fanout::{Fanout, Outgoing};
 use crate::offer::OfferInfo;
 use showroom_pipelines::rtp::RtpKind;
 
+/// Longest wait for server candidates before the answer goes out.
+const GATHER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Called once when a viewer's connection failed or closed (with the viewer id).
 pub(crate) type OnGone = Arc<dyn Fn(u64) + Send + Sync>;
 
@@ -110,6 +113,11 @@ async fn answer(
                     (pending.lock().take(), weak_fanout.upgrade())
                 {
                     let gop = fanout.attach(id, tx);
+                    if gop.is_empty() {
+                        // Nothing cached to start on: ask upstream (WHIP publisher's PLI, or
+                        // the transcode) instead of waiting for the next periodic keyframe.
+                        fanout.keyframe_wanted(Instant::now());
+                    }
                     tracing::info!(
                         viewer = id,
                         gop_packets = gop.len(),
@@ -132,6 +140,16 @@ async fn answer(
         Box::pin(async {})
     }));
 
+    renegotiate(pc, offer).await
+}
+
+/// Applies a (new) remote offer and returns the full answer once gathering completed. The
+/// first offer of a session, or an ICE restart (new `ice-ufrag`/`ice-pwd`: webrtc-rs restarts
+/// its agent and gathers again in `set_remote_description`).
+pub(crate) async fn renegotiate(
+    pc: &RTCPeerConnection,
+    offer: String,
+) -> Result<String, SignalingError> {
     let offer =
         RTCSessionDescription::offer(offer).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
     pc.set_remote_description(offer)
@@ -143,7 +161,12 @@ async fn answer(
         .map_err(|e| SignalingError::NoCodec(e.to_string()))?;
     let mut gathered = pc.gathering_complete_promise().await;
     pc.set_local_description(answer).await?;
-    let _ = gathered.recv().await;
+    if tokio::time::timeout(GATHER_TIMEOUT, gathered.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("sfu: ICE gathering not complete after {GATHER_TIMEOUT:?}, answering with what was found");
+    }
     let local = pc
         .local_description()
         .await

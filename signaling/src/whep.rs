@@ -1,5 +1,6 @@
-//! WHEP (RFC 9725 style egress): `POST /whep/{id}` offer → `201` answer + `Location`,
-//! `DELETE` on the Location to leave. Candidates: all in the answer (no trickle; `PATCH` → 405).
+//! WHEP (RFC 9725 style egress): `POST /whep/{id}` offer → `201` answer + `Location` + `ETag`,
+//! `DELETE` on the Location to leave, `PATCH` on it for trickle ICE and ICE restart
+//! ([`crate::patch`]). Server candidates: all in the answer (never trickled).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -10,6 +11,7 @@ use axum::Router;
 
 use crate::config::IceServer;
 use crate::error::SignalingError;
+use crate::patch::{handler, set_etag, IceSession, SDPFRAG};
 use crate::sfu::Sfu;
 
 /// The WHEP routes, state applied: merge into the engine's router.
@@ -18,7 +20,7 @@ pub fn router(sfu: Sfu) -> Router {
         .route("/whep/{id}", post(create).options(options))
         .route(
             "/whep/{id}/{session}",
-            axum::routing::delete(remove).patch(trickle),
+            axum::routing::delete(remove).patch(handler::<Sfu>),
         )
         .with_state(sfu)
 }
@@ -40,7 +42,11 @@ async fn create(
     let offer = std::str::from_utf8(&body)
         .map_err(|_| SignalingError::BadSdp("body is not UTF-8".into()))?;
     let answer = sfu.view(&id, offer).await?;
+    let etag = sfu.ice_state(&id, &answer.session).map(|t| t.etag);
     let mut resp = (StatusCode::CREATED, answer.sdp).into_response();
+    if let Ok(etag) = etag {
+        set_etag(&mut resp, &etag);
+    }
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -61,6 +67,10 @@ async fn options(State(sfu): State<Sfu>) -> Response {
         header::HeaderName::from_static("accept-post"),
         HeaderValue::from_static("application/sdp"),
     );
+    h.insert(
+        header::HeaderName::from_static("accept-patch"),
+        HeaderValue::from_static(SDPFRAG),
+    );
     add_links(h, sfu.ice_servers());
     resp
 }
@@ -71,10 +81,6 @@ async fn remove(
 ) -> Result<StatusCode, SignalingError> {
     sfu.leave(&id, &session).await?;
     Ok(StatusCode::OK)
-}
-
-async fn trickle() -> SignalingError {
-    SignalingError::Unsupported("trickle ICE: the answer carries every candidate")
 }
 
 /// RFC 9725 §4.4 `Link: <url>; rel="ice-server"` headers.

@@ -1,6 +1,7 @@
 //! WHIP (RFC 9725) ingest signaling: `POST /whip/{id}` with `Authorization: Bearer <key>` and
-//! an SDP offer → `201` + answer (every candidate, no trickle) + `Location`; `DELETE` ends the
-//! publish. The media side is `showroom_pipelines::whip` (webrtcbin → bus).
+//! an SDP offer → `201` + answer (every server candidate) + `Location` + `ETag`; `PATCH` on the
+//! Location trickles publisher candidates ([`crate::patch`]; ICE restart → `422`); `DELETE`
+//! ends the publish. The media side is `showroom_pipelines::whip` (webrtcbin → bus).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,11 +19,25 @@ use showroom_pipelines::whip::{WhipConfig, WhipError, WhipSession};
 
 use crate::error::SignalingError;
 use crate::offer::check_offer;
+use crate::patch::{handler, set_etag, IceSession, IceTag};
+use crate::sdpfrag::SdpFrag;
+
+struct Entry {
+    stream_id: String,
+    session: WhipSession,
+    ice: IceTag,
+}
+
+impl Entry {
+    fn tag(&self) -> (String, IceTag) {
+        (self.stream_id.clone(), self.ice.clone())
+    }
+}
 
 struct Inner {
     cfg: WhipConfig,
     target: Arc<dyn PublishTarget>,
-    sessions: Mutex<HashMap<String, (String, WhipSession)>>,
+    sessions: Mutex<HashMap<String, Entry>>,
 }
 
 /// WHIP ingest: stream keys checked against the engine's [`PublishTarget`]. Cheap to clone.
@@ -82,10 +97,14 @@ impl Whip {
             })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let closed = session.closed();
-        self.0
-            .sessions
-            .lock()
-            .insert(id.clone(), (stream_id.to_owned(), session));
+        self.0.sessions.lock().insert(
+            id.clone(),
+            Entry {
+                stream_id: stream_id.to_owned(),
+                session,
+                ice: IceTag::new(offer),
+            },
+        );
         let weak = Arc::downgrade(&self.0);
         let sid = id.clone();
         tokio::spawn(async move {
@@ -104,7 +123,7 @@ impl Whip {
     pub fn end(&self, stream_id: &str, session: &str) -> Result<(), SignalingError> {
         let mut sessions = self.0.sessions.lock();
         match sessions.get(session) {
-            Some((s, _)) if s == stream_id => {
+            Some(e) if e.stream_id == stream_id => {
                 sessions.remove(session);
                 tracing::info!(stream = stream_id, session, "whip: publish ended by DELETE");
                 Ok(())
@@ -120,7 +139,7 @@ pub fn router(whip: Whip) -> Router {
         .route("/whip/{id}", post(create))
         .route(
             "/whip/{id}/{session}",
-            axum::routing::delete(remove).patch(trickle),
+            axum::routing::delete(remove).patch(handler::<Whip>),
         )
         .with_state(whip)
 }
@@ -154,7 +173,11 @@ async fn create(
     let offer = std::str::from_utf8(&body)
         .map_err(|_| SignalingError::BadSdp("body is not UTF-8".into()))?;
     let (session, answer) = whip.publish(&id, key, offer).await?;
+    let etag = whip.ice_state(&id, &session).map(|t| t.etag);
     let mut resp = (StatusCode::CREATED, answer).into_response();
+    if let Ok(etag) = etag {
+        set_etag(&mut resp, &etag);
+    }
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -174,6 +197,32 @@ async fn remove(
     Ok(StatusCode::OK)
 }
 
-async fn trickle() -> SignalingError {
-    SignalingError::Unsupported("trickle ICE: the answer carries every candidate")
+impl IceSession for Whip {
+    fn ice_of(&self, session: &str) -> Option<(String, IceTag)> {
+        self.0.sessions.lock().get(session).map(Entry::tag)
+    }
+
+    /// RFC 9725 §4.3: a session that supports trickle but not ICE restart answers 422.
+    async fn restart(
+        &self,
+        _session: &str,
+        _frag: &SdpFrag,
+    ) -> Result<(String, String), SignalingError> {
+        Err(SignalingError::Unprocessable(
+            "ICE restart of a WHIP session is not supported: DELETE and publish again",
+        ))
+    }
+
+    /// Publisher candidates go to webrtcbin (`add-ice-candidate`).
+    async fn trickle(&self, session: &str, frag: &SdpFrag) -> Result<(), SignalingError> {
+        let sessions = self.0.sessions.lock();
+        let e = sessions
+            .get(session)
+            .ok_or_else(|| SignalingError::UnknownSession(session.to_owned()))?;
+        for c in &frag.candidates {
+            e.session
+                .add_candidate(u32::from(c.mline_index), &c.candidate);
+        }
+        Ok(())
+    }
 }

@@ -2,12 +2,18 @@
 //!
 //! Client → server:
 //! - `{"type":"view","stream":"<id>","sdp":"<offer>"}` → `{"type":"answer","session":"…","sdp":"…"}`
-//!   (the offer carries every client candidate, the answer every server candidate: no trickle);
+//!   (the answer carries every server candidate; the offer may carry the client's or leave
+//!   them to `candidate` messages);
+//! - `{"type":"candidate","session":"…","candidate":"candidate:…","sdp_mid":"0","sdp_mline_index":0}`
+//!   → nothing on success (trickle ICE; `sdp_mid`/`sdp_mline_index` optional, an empty
+//!   `candidate` is the end of candidates);
+//! - `{"type":"restart","session":"…","sdp":"<offer with new ice-ufrag/ice-pwd>"}` →
+//!   `{"type":"answer","session":"…","sdp":"…"}` (ICE restart, e.g. after `pc.restartIce()`);
 //! - `{"type":"leave","session":"…"}` → `{"type":"left","session":"…"}`;
 //! - `{"type":"ice_servers"}` → `{"type":"ice_servers","servers":[…]}`.
 //!
 //! Errors: `{"type":"error","status":<http status>,"reason":"…"}` (same statuses as WHEP). A
-//! socket may hold several sessions; closing it leaves them all.
+//! socket may hold several sessions and only acts on its own; closing it leaves them all.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -24,8 +30,25 @@ use crate::sfu::Sfu;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    View { stream: String, sdp: String },
-    Leave { session: String },
+    View {
+        stream: String,
+        sdp: String,
+    },
+    Candidate {
+        session: String,
+        candidate: String,
+        #[serde(default)]
+        sdp_mid: Option<String>,
+        #[serde(default)]
+        sdp_mline_index: Option<u16>,
+    },
+    Restart {
+        session: String,
+        sdp: String,
+    },
+    Leave {
+        session: String,
+    },
     IceServers,
 }
 
@@ -69,31 +92,11 @@ async fn run(sfu: Sfu, mut socket: WebSocket) {
         };
         let reply = match serde_json::from_str::<ClientMsg>(text.as_str()) {
             Err(e) => error(&SignalingError::BadMessage(e.to_string())),
-            Ok(ClientMsg::IceServers) => ServerMsg::IceServers {
-                servers: sfu.ice_servers().to_vec(),
-            },
-            Ok(ClientMsg::View { stream, sdp }) => match sfu.view(&stream, &sdp).await {
-                Ok(a) => {
-                    mine.push((stream, a.session.clone()));
-                    ServerMsg::Answer {
-                        session: a.session,
-                        sdp: a.sdp,
-                    }
-                }
+            Ok(msg) => match handle(&sfu, &mut mine, msg).await {
+                Ok(Some(reply)) => reply,
+                Ok(None) => continue,
                 Err(e) => error(&e),
             },
-            Ok(ClientMsg::Leave { session }) => {
-                match mine.iter().position(|(_, s)| *s == session) {
-                    Some(i) => {
-                        let (stream, session) = mine.swap_remove(i);
-                        match sfu.leave(&stream, &session).await {
-                            Ok(()) => ServerMsg::Left { session },
-                            Err(e) => error(&e),
-                        }
-                    }
-                    None => error(&SignalingError::UnknownSession(session)),
-                }
-            }
         };
         let json = match serde_json::to_string(&reply) {
             Ok(j) => j,
@@ -110,4 +113,58 @@ async fn run(sfu: Sfu, mut socket: WebSocket) {
         let _ = sfu.leave(&stream, &session).await;
     }
     tracing::debug!("ws/signal: socket closed, its sessions left");
+}
+
+/// One client message on a socket whose sessions are `mine`; `None` = no reply.
+async fn handle(
+    sfu: &Sfu,
+    mine: &mut Vec<(String, String)>,
+    msg: ClientMsg,
+) -> Result<Option<ServerMsg>, SignalingError> {
+    let stream_of = |mine: &Vec<(String, String)>, session: &str| {
+        mine.iter()
+            .find(|(_, s)| s == session)
+            .map(|(stream, _)| stream.clone())
+            .ok_or_else(|| SignalingError::UnknownSession(session.to_owned()))
+    };
+    Ok(Some(match msg {
+        ClientMsg::IceServers => ServerMsg::IceServers {
+            servers: sfu.ice_servers().to_vec(),
+        },
+        ClientMsg::View { stream, sdp } => {
+            let a = sfu.view(&stream, &sdp).await?;
+            mine.push((stream, a.session.clone()));
+            ServerMsg::Answer {
+                session: a.session,
+                sdp: a.sdp,
+            }
+        }
+        ClientMsg::Candidate {
+            session,
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+        } => {
+            let stream = stream_of(mine, &session)?;
+            if !candidate.trim().is_empty() {
+                sfu.add_candidate(&stream, &session, &candidate, sdp_mid, sdp_mline_index)
+                    .await?;
+            }
+            return Ok(None);
+        }
+        ClientMsg::Restart { session, sdp } => {
+            let stream = stream_of(mine, &session)?;
+            let sdp = sfu.restart_ice(&stream, &session, &sdp).await?;
+            ServerMsg::Answer { session, sdp }
+        }
+        ClientMsg::Leave { session } => {
+            let i = mine
+                .iter()
+                .position(|(_, s)| *s == session)
+                .ok_or_else(|| SignalingError::UnknownSession(session.clone()))?;
+            let (stream, session) = mine.swap_remove(i);
+            sfu.leave(&stream, &session).await?;
+            ServerMsg::Left { session }
+        }
+    }))
 }

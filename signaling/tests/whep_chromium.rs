@@ -2,49 +2,20 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{ffmpeg_publish, require, start, test_webrtc_config, Env};
+use common::browser::run_script;
+use common::{ffmpeg_publish, start, test_webrtc_config, Env};
 use showroom_pipelines::rtp::VideoMode;
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
 
 /// Runs the Chromium WHEP viewer for `secs` and returns its JSON report.
 async fn chromium_view(env: &Env, name: &str, secs: u32) -> serde_json::Value {
-    require("node", "--version");
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "this test needs /usr/bin/chromium"
-    );
-    let dir = browser_dir();
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "run `npm ci` in {} first (playwright-core is missing)",
-        dir.display()
-    );
-    let out = tokio::process::Command::new("node")
-        .arg("whep_view.mjs")
-        .arg(env.page_url())
-        .arg(env.whep_url(name))
-        .arg(secs.to_string())
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let out = match tokio::time::timeout(Duration::from_secs(u64::from(secs) + 60), out).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => panic!("node: {e}"),
-        Err(_) => panic!("Chromium viewer did not finish in time"),
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "viewer failed: {stderr}\n{stdout}");
-    match serde_json::from_str(stdout.trim()) {
-        Ok(v) => v,
-        Err(e) => panic!("viewer output is not JSON ({e}): {stdout}\n{stderr}"),
-    }
+    run_script(
+        "whep_view.mjs",
+        &[env.page_url(), env.whep_url(name), secs.to_string()],
+        Duration::from_secs(u64::from(secs) + 60),
+    )
+    .await
 }
 
 fn frames(sample: &serde_json::Value) -> u64 {

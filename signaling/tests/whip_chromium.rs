@@ -2,26 +2,16 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{require, start, test_webrtc_config};
+use common::browser::browser_dir;
+use common::{start, test_webrtc_config};
 use showroom_pipelines::stream::Event;
 use showroom_pipelines::unit::{Codec, TrackKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_publishes_over_whip() {
-    require("node", "--version");
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "this test needs /usr/bin/chromium"
-    );
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "run `npm ci` in {} first (playwright-core is missing)",
-        dir.display()
-    );
+    let dir = browser_dir();
     let env = start(&["cam"], test_webrtc_config()).await;
     let mut reader = env.stream("cam").subscribe("test", 8192);
     let node = tokio::process::Command::new("node")

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::whip_client::publish;
-use common::{start, test_webrtc_config};
+use common::{start, test_webrtc_config, wait_count};
 use showroom_pipelines::llhls::{self, LlHlsConfig, PlaylistQuery};
 use showroom_pipelines::stream::Event;
 use showroom_pipelines::unit::{Codec, TrackKind};
@@ -85,26 +84,14 @@ async fn webrtcbin_publishes_and_is_viewed_over_whep() {
 
     // The same stream comes out over WHEP.
     let viewer = common::webrtcbin::connect(&env.whep_url("host")).await;
-    let mut decoded = 0;
-    for _ in 0..150 {
-        decoded = viewer.frames.load(Ordering::Relaxed);
-        if decoded >= 30 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let decoded = wait_count(&viewer.frames, 30, Duration::from_secs(15)).await;
     assert!(
         decoded >= 30,
         "WHEP viewer of the WHIP stream decoded {decoded} frames"
     );
     drop(viewer);
 
-    let status = reqwest::Client::new()
-        .delete(format!("http://{}{location}", env.http))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0);
+    let status = env.delete(&location).await;
     assert_eq!(status, 200, "DELETE {location}");
     assert_eq!(env.whip.session_count(), 0);
     assert!(!env.stream("host").is_publishing(), "publish did not end");

@@ -1,6 +1,6 @@
 //! The SFU's reader on the stream bus: per publish session, one RTP graph per track.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -11,20 +11,40 @@ use crate::unit::{Codec, TrackKind, Unit};
 
 /// The running RTP egress of one stream. Dropping it stops the reader and its graphs.
 pub struct RtpEgress {
+    stream: Weak<Stream>,
     shared: Arc<Mutex<Option<Live>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Who a keyframe request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyframeSource {
+    /// The transcode's encoder (forced key unit).
+    Encoder,
+    /// The publisher (WHIP: an RTCP PLI to the browser or encoder that publishes).
+    Publisher,
+    /// Nobody can make one (passthrough RTMP): viewers start on the SFU's cached GOP or wait.
+    None,
+}
+
 impl RtpEgress {
-    /// Asks the video encoder for a keyframe (transcode path). With passthrough the publisher's
-    /// keyframes are all there is, and the SFU's GOP cache covers new viewers.
-    pub fn request_keyframe(&self) {
-        if let Some(video) = self.shared.lock().as_ref().and_then(|l| l.video.as_ref()) {
-            if video.mode == Some(VideoMode::Transcode) {
-                if let Some(g) = &video.graph {
-                    g.request_keyframe();
+    /// Asks for a keyframe: the transcode's encoder when the video is re-encoded, otherwise the
+    /// publisher through the bus ([`Stream::request_keyframe`]). Callers coalesce requests.
+    pub fn request_keyframe(&self) -> KeyframeSource {
+        {
+            let shared = self.shared.lock();
+            if let Some(video) = shared.as_ref().and_then(|l| l.video.as_ref()) {
+                if video.mode == Some(VideoMode::Transcode) {
+                    if let Some(g) = &video.graph {
+                        g.request_keyframe();
+                        return KeyframeSource::Encoder;
+                    }
                 }
             }
+        }
+        match self.stream.upgrade() {
+            Some(s) if s.request_keyframe() => KeyframeSource::Publisher,
+            _ => KeyframeSource::None,
         }
     }
 
@@ -42,7 +62,7 @@ impl Drop for RtpEgress {
 }
 
 /// Starts the RTP egress of `stream` (needs a tokio runtime): packets go to `sink`.
-pub fn spawn(stream: &Stream, config: RtpConfig, sink: Arc<dyn RtpSink>) -> RtpEgress {
+pub fn spawn(stream: &Arc<Stream>, config: RtpConfig, sink: Arc<dyn RtpSink>) -> RtpEgress {
     let reader = stream.subscribe("rtp", config.queue_units);
     let shared = Arc::new(Mutex::new(None));
     let task = tokio::spawn(run(
@@ -52,7 +72,11 @@ pub fn spawn(stream: &Stream, config: RtpConfig, sink: Arc<dyn RtpSink>) -> RtpE
         sink,
         Arc::clone(&shared),
     ));
-    RtpEgress { shared, task }
+    RtpEgress {
+        stream: Arc::downgrade(stream),
+        shared,
+        task,
+    }
 }
 
 struct VideoTrack {

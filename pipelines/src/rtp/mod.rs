@@ -19,7 +19,7 @@ mod from_stream;
 mod graph;
 mod h264;
 
-pub use from_stream::{spawn, RtpEgress};
+pub use from_stream::{spawn, KeyframeSource, RtpEgress};
 pub use h264::is_gop_start;
 
 use bytes::Bytes;

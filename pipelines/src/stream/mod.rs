@@ -6,6 +6,7 @@
 
 mod reader;
 mod session;
+mod upstream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 
 pub use reader::{Event, Reader};
 pub use session::{ClockAnchor, Session, StreamTime, Track};
+pub use upstream::KeyframeHook;
 
 use crate::unit::{TrackKind, Unit};
 use reader::{ReaderShared, ReaderSlot};
@@ -86,6 +88,7 @@ pub struct Stream {
     inner: Mutex<Inner>,
     closed: std::sync::atomic::AtomicBool,
     epochs: AtomicU64,
+    upstream: upstream::Upstream,
     pub stats: StreamStats,
 }
 
@@ -96,6 +99,7 @@ impl Stream {
             inner: Mutex::new(Inner::default()),
             closed: std::sync::atomic::AtomicBool::new(false),
             epochs: AtomicU64::new(0),
+            upstream: upstream::Upstream::default(),
             stats: StreamStats::default(),
         })
     }

@@ -1,5 +1,5 @@
-//! webrtcbin's receive pads to bus units: one depayload chain per track, and the periodic
-//! keyframe request to the publisher.
+//! webrtcbin's receive pads to bus units: one depayload chain per track, and keyframe
+//! requests to the publisher.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,17 +128,23 @@ fn build_chain(
     }
 }
 
-/// Asks the publisher for a keyframe every `interval` (rtpsession turns it into a PLI).
+/// Asks the publisher for a keyframe: `GstForceKeyUnit` upstream from the video appsink;
+/// webrtcbin's rtpsession turns it into an RTCP PLI to the publisher.
+pub(super) fn force_key_unit(sink: &Mutex<Option<gst_app::AppSink>>) -> bool {
+    let sink = sink.lock().clone();
+    let Some(s) = sink else { return false };
+    let st = gst::Structure::builder("GstForceKeyUnit")
+        .field("all-headers", true)
+        .build();
+    s.send_event(gst::event::CustomUpstream::new(st))
+}
+
+/// Asks the publisher for a keyframe every `interval` (optional; off by default, requests
+/// come from viewers instead).
 pub(super) async fn keyframes(sink: Arc<Mutex<Option<gst_app::AppSink>>>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
-        let sink = sink.lock().clone();
-        if let Some(s) = sink {
-            let st = gst::Structure::builder("GstForceKeyUnit")
-                .field("all-headers", true)
-                .build();
-            s.send_event(gst::event::CustomUpstream::new(st));
-        }
+        force_key_unit(&sink);
     }
 }

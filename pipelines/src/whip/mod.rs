@@ -11,8 +11,11 @@
 //!           └▶ rtpopusdepay ! opusdec ! audioconvert ! audioresample ! avenc_aac ! appsink ─▶ Unit(AAC)
 //! ```
 //! Opus is turned into AAC once at ingest so LL-HLS serves it; the SFU's RTP egress turns it
-//! back into Opus (one encoder per stream either way, never per viewer). A keyframe is asked
-//! of the publisher (PLI via `GstForceKeyUnit`) every `keyframe_interval`, so GOPs stay short.
+//! back into Opus (one encoder per stream either way, never per viewer). Keyframes are asked of
+//! the publisher on demand: a reader's [`crate::stream::Stream::request_keyframe`] (the SFU's
+//! coalesced viewer PLI/FIR, or a viewer joining without a cached GOP) becomes a
+//! `GstForceKeyUnit` upstream, which webrtcbin's rtpsession sends as an RTCP PLI. Publisher
+//! candidates may also arrive later ([`WhipSession::add_candidate`], trickle ICE).
 //!
 //! **Time model.** Unit timestamps are the pipeline running time of each buffer.
 
@@ -33,7 +36,7 @@ pub struct WhipConfig {
     pub ice_addresses: Vec<String>,
     /// `stun://host:port` for server-reflexive candidates.
     pub stun_server: Option<String>,
-    /// How often a keyframe is requested from the publisher.
+    /// Also request a keyframe from the publisher this often (zero = only on demand).
     pub keyframe_interval: Duration,
     /// How long ICE gathering may take before the answer is sent with what was found.
     pub gather_timeout: Duration,
@@ -46,7 +49,7 @@ impl Default for WhipConfig {
         Self {
             ice_addresses: Vec::new(),
             stun_server: None,
-            keyframe_interval: Duration::from_secs(2),
+            keyframe_interval: Duration::ZERO,
             gather_timeout: Duration::from_secs(5),
             aac_bps: 128_000,
         }

@@ -10,7 +10,7 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::depay::{install_pads, keyframes};
+use super::depay::{force_key_unit, install_pads, keyframes};
 use super::sdp::with_candidates;
 use super::to_stream::Writer;
 use super::{WhipConfig, WhipError};
@@ -19,9 +19,10 @@ use crate::stream::Publisher;
 /// A running WHIP ingest. Dropping it (or [`WhipSession::stop`]) ends the publish session.
 pub struct WhipSession {
     pipeline: gst::Pipeline,
+    webrtc: gst::Element,
     writer: Arc<Writer>,
     closed: Arc<Closed>,
-    ticker: tokio::task::JoinHandle<()>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -57,6 +58,15 @@ impl WhipSession {
             .collect();
         let expect_video = medias.iter().any(|m| m == "video");
         let expect_audio = medias.iter().any(|m| m == "audio");
+        let video_sink: Arc<Mutex<Option<gst_app::AppSink>>> = Arc::default();
+        let weak_sink = Arc::downgrade(&video_sink);
+        let name = stream.clone();
+        publisher.on_keyframe_request(Arc::new(move || {
+            if let Some(sink) = weak_sink.upgrade() {
+                let sent = force_key_unit(&sink);
+                tracing::debug!(stream = %name, sent, "whip: keyframe requested from the publisher (PLI)");
+            }
+        }));
         let writer = Arc::new(Writer::new(publisher, expect_video, expect_audio));
         let closed = Arc::new(Closed::default());
 
@@ -89,7 +99,6 @@ impl WhipSession {
                 &[&gst_webrtc::WebRTCRTPTransceiverDirection::Recvonly, &caps],
             );
         }
-        let video_sink: Arc<Mutex<Option<gst_app::AppSink>>> = Arc::default();
         install_pads(
             &pipeline,
             &webrtc,
@@ -123,11 +132,14 @@ impl WhipSession {
         watch_bus(&pipeline, Arc::clone(&closed), stream.clone())?;
         pipeline.set_state(gst::State::Playing)?;
 
+        let ticker = (!cfg.keyframe_interval.is_zero())
+            .then(|| tokio::spawn(keyframes(Arc::clone(&video_sink), cfg.keyframe_interval)));
         let session = Self {
             pipeline,
+            webrtc: webrtc.clone(),
             writer,
             closed,
-            ticker: tokio::spawn(keyframes(video_sink, cfg.keyframe_interval)),
+            ticker,
         };
         let offer =
             gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
@@ -167,6 +179,13 @@ impl WhipSession {
         ClosedWatch(Arc::clone(&self.closed))
     }
 
+    /// Trickle ICE: adds a publisher candidate (`candidate:…`) to m-line `mline`.
+    pub fn add_candidate(&self, mline: u32, candidate: &str) {
+        let candidate = candidate.strip_prefix("a=").unwrap_or(candidate);
+        self.webrtc
+            .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
     /// Ends the publish session now.
     pub fn stop(self) {}
 }
@@ -190,7 +209,9 @@ impl Drop for WhipSession {
     fn drop(&mut self) {
         let stream = self.pipeline.name();
         self.closed.close("stopped", stream.as_str());
-        self.ticker.abort();
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
         self.writer.close();
         let _ = self.pipeline.set_state(gst::State::Null);
     }

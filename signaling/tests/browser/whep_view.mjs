@@ -2,28 +2,11 @@
 // { firstFrameMs, samples: [{ms, framesDecoded, width, height, audioPackets, state}], deleteStatus }.
 // Usage: node whep_view.mjs <page-url> <whep-url> <seconds>
 // Only 127.0.0.1 candidates are sent to the server (tests stay on loopback).
-import { chromium } from 'playwright-core';
+import { args, openPage } from './launch.mjs';
 
-const [pageUrl, whepUrl, seconds] = process.argv.slice(2);
-if (!pageUrl || !whepUrl) {
-  console.error('usage: node whep_view.mjs <page-url> <whep-url> <seconds>');
-  process.exit(2);
-}
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--allow-loopback-in-peer-connection', '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-  ],
-});
+const [pageUrl, whepUrl, seconds] = args('whep_view.mjs <page-url> <whep-url> <seconds>', 2);
+const { browser, page } = await openPage(pageUrl);
 try {
-  const page = await browser.newPage();
-  page.on('console', (m) => console.error('[page]', m.text()));
-  await page.goto(pageUrl);
   const result = await page.evaluate(async ({ whepUrl, seconds }) => {
     const t0 = performance.now();
     const pc = new RTCPeerConnection();

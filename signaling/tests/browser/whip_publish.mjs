@@ -2,28 +2,11 @@
 // { status, location, framesEncoded, packetsSent, codec, deleteStatus } (or { error }).
 // Usage: node whip_publish.mjs <page-url> <whip-url> <stream-key> <seconds>
 // Only 127.0.0.1 candidates are sent to the server (tests stay on loopback).
-import { chromium } from 'playwright-core';
+import { args, openPage } from './launch.mjs';
 
-const [pageUrl, whipUrl, key, seconds] = process.argv.slice(2);
-if (!pageUrl || !whipUrl || !key) {
-  console.error('usage: node whip_publish.mjs <page-url> <whip-url> <stream-key> <seconds>');
-  process.exit(2);
-}
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--allow-loopback-in-peer-connection', '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-  ],
-});
+const [pageUrl, whipUrl, key, seconds] = args('whip_publish.mjs <page-url> <whip-url> <stream-key> <seconds>', 3);
+const { browser, page } = await openPage(pageUrl);
 try {
-  const page = await browser.newPage();
-  page.on('console', (m) => console.error('[page]', m.text()));
-  await page.goto(pageUrl);
   const result = await page.evaluate(async ({ whipUrl, key, seconds }) => {
     const media = await navigator.mediaDevices.getUserMedia({
       video: { width: 640, height: 360, frameRate: 30 }, audio: true,

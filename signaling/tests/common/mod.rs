@@ -2,12 +2,14 @@
 //! RTMP server and an HTTP server with the signaling router, both on 127.0.0.1:0, and ffmpeg.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod webrtcbin;
 pub mod whip_client;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +64,10 @@ impl Env {
         format!("http://{}/whep/{name}", self.http)
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/signal", self.http)
+    }
+
     pub fn whip_url(&self, name: &str) -> String {
         format!("http://{}/whip/{name}", self.http)
     }
@@ -77,6 +83,16 @@ impl Env {
         }
     }
 
+    /// `DELETE` on a session `location` (a path); the status (0 when the request failed).
+    pub async fn delete(&self, location: &str) -> u16 {
+        reqwest::Client::new()
+            .delete(format!("http://{}{location}", self.http))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
     /// Waits until the bus has a running session for `name`.
     pub async fn wait_live(&self, name: &str) {
         let stream = self.stream(name);
@@ -88,6 +104,26 @@ impl Env {
         }
         panic!("stream {name} never went live (is ffmpeg publishing?)");
     }
+}
+
+/// Waits up to `timeout` for `counter` to reach `at_least`; returns its last value.
+pub async fn wait_count(counter: &AtomicU64, at_least: u64, timeout: Duration) -> u64 {
+    let end = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = counter.load(Ordering::Relaxed);
+        if n >= at_least || tokio::time::Instant::now() >= end {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A response header as a string.
+pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 pub fn test_webrtc_config() -> WebRtcConfig {
@@ -148,6 +184,15 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
         whip,
         registry,
     }
+}
+
+/// [`start`] with one stream `name` that ffmpeg publishes over RTMP (`bframes`, `secs`);
+/// returns once it is live. Keep the child: dropping it stops ffmpeg.
+pub async fn start_live(name: &str, bframes: u32, secs: u32, cfg: WebRtcConfig) -> (Env, Child) {
+    let env = start(&[name], cfg).await;
+    let ffmpeg = ffmpeg_publish(&env.rtmp_url(name), bframes, secs);
+    env.wait_live(name).await;
+    (env, ffmpeg)
 }
 
 async fn bind() -> tokio::net::TcpListener {

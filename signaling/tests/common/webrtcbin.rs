@@ -14,6 +14,9 @@ pub struct WebrtcbinViewer {
     pub frames: Arc<AtomicU64>,
     pub audio_buffers: Arc<AtomicU64>,
     pub location: Option<String>,
+    pub etag: Option<String>,
+    /// Status of each trickle PATCH (trickle mode).
+    pub patches: Vec<u16>,
 }
 
 impl Drop for WebrtcbinViewer {
@@ -72,6 +75,16 @@ fn with_candidates(sdp: &str, candidates: &[(u32, String)]) -> String {
 
 /// Connects a webrtcbin viewer to `whep_url`; returns once the answer is applied.
 pub async fn connect(whep_url: &str) -> WebrtcbinViewer {
+    connect_with(whep_url, false).await
+}
+
+/// Like [`connect`], but the offer goes out without candidates and they follow by `PATCH`
+/// (`application/trickle-ice-sdpfrag`, `If-Match` = the `ETag` of the 201).
+pub async fn connect_trickle(whep_url: &str) -> WebrtcbinViewer {
+    connect_with(whep_url, true).await
+}
+
+async fn connect_with(whep_url: &str, trickle: bool) -> WebrtcbinViewer {
     if let Err(e) = showroom_pipelines::gst_init::init() {
         panic!("GStreamer: {e}");
     }
@@ -145,34 +158,132 @@ pub async fn connect(whep_url: &str) -> WebrtcbinViewer {
         panic!("webrtcbin viewer: PLAYING: {e}");
     }
 
-    let offer_sdp = offer(&webrtc, &candidates).await;
+    let offer_sdp = if trickle {
+        create_offer(&webrtc).await
+    } else {
+        offer(&webrtc, &candidates).await
+    };
     let resp = reqwest::Client::new()
         .post(whep_url)
         .header("content-type", "application/sdp")
-        .body(offer_sdp)
+        .body(offer_sdp.clone())
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST {whep_url}: {e}"));
     let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let (location, etag) = (
+        super::header(&resp, "location"),
+        super::header(&resp, "etag"),
+    );
     let answer = resp.text().await.unwrap_or_default();
     assert_eq!(status, 201, "WHEP answer: {answer}");
-    apply_answer(&webrtc, &answer);
+    let mut patches = Vec::new();
+    if !trickle {
+        apply_answer(&webrtc, &answer);
+    } else {
+        // The server's candidates are dropped: only the server's checks towards the trickled
+        // candidates can connect, so the session connects only if trickle works.
+        apply_answer(&webrtc, &without_candidates(&answer));
+        let base = whep_url.split("/whep/").next().unwrap_or_default();
+        let url = format!("{base}{}", location.clone().unwrap_or_default());
+        patches = trickle_candidates(&webrtc, &candidates, &offer_sdp, &url, etag.as_deref()).await;
+    }
     WebrtcbinViewer {
         pipeline,
         frames,
         audio_buffers,
         location,
+        etag,
+        patches,
     }
 }
 
-/// create-offer, set-local-description, waits for gathering; the offer text with the
-/// 127.0.0.1 candidates gathered.
-pub async fn offer(webrtc: &gst::Element, candidates: &Mutex<Vec<(u32, String)>>) -> String {
+/// `sdp` without its candidate lines.
+pub fn without_candidates(sdp: &str) -> String {
+    with_candidates(sdp, &[])
+}
+
+/// `a=<name>:value` of an SDP.
+pub fn sdp_attr(sdp: &str, name: &str) -> Option<String> {
+    let prefix = format!("a={name}:");
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix(&prefix).map(str::to_owned))
+}
+
+/// A trickle fragment (RFC 8840) for the first section of `offer` with `candidates`.
+pub fn fragment(offer: &str, candidates: &[String], end: bool) -> String {
+    let mline = offer
+        .lines()
+        .find(|l| l.starts_with("m="))
+        .unwrap_or_default()
+        .trim_end();
+    let mut f = format!(
+        "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n{mline}\r\na=mid:{}\r\n",
+        sdp_attr(offer, "ice-ufrag").unwrap_or_default(),
+        sdp_attr(offer, "ice-pwd").unwrap_or_default(),
+        sdp_attr(offer, "mid").unwrap_or_else(|| "0".into()),
+    );
+    for c in candidates {
+        f.push_str(&format!("a={c}\r\n"));
+    }
+    if end {
+        f.push_str("a=end-of-candidates\r\n");
+    }
+    f
+}
+
+/// Waits for gathering, then PATCHes the 127.0.0.1 candidates to `url`: the first alone, the
+/// rest with `a=end-of-candidates`. Returns each PATCH's status.
+pub async fn trickle_candidates(
+    webrtc: &gst::Element,
+    candidates: &Mutex<Vec<(u32, String)>>,
+    offer: &str,
+    url: &str,
+    etag: Option<&str>,
+) -> Vec<u16> {
+    wait_gathered(webrtc).await;
+    let mine: Vec<String> = candidates
+        .lock()
+        .iter()
+        .filter(|(m, c)| *m == 0 && c.contains(" 127.0.0.1 "))
+        .map(|(_, c)| c.clone())
+        .collect();
+    assert!(
+        !mine.is_empty(),
+        "webrtcbin gathered no 127.0.0.1 candidate"
+    );
+    let mut statuses = Vec::new();
+    for (batch, end) in [(&mine[..1], false), (&mine[1..], true)] {
+        let mut req = reqwest::Client::new()
+            .patch(url)
+            .header("content-type", "application/trickle-ice-sdpfrag")
+            .body(fragment(offer, batch, end));
+        if let Some(e) = etag {
+            req = req.header("if-match", e);
+        }
+        let status = req
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or_else(|e| panic!("PATCH {url}: {e}"));
+        statuses.push(status);
+    }
+    statuses
+}
+
+async fn wait_gathered(webrtc: &gst::Element) {
+    for _ in 0..100 {
+        let state: gst_webrtc::WebRTCICEGatheringState = webrtc.property("ice-gathering-state");
+        if state == gst_webrtc::WebRTCICEGatheringState::Complete {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// create-offer and set-local-description; the offer text at once (no candidates: webrtcbin
+/// never writes them into the description).
+pub async fn create_offer(webrtc: &gst::Element) -> String {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let promise = gst::Promise::with_change_func(move |reply| {
         let offer = reply
@@ -187,18 +298,19 @@ pub async fn offer(webrtc: &gst::Element, candidates: &Mutex<Vec<(u32, String)>>
         other => panic!("webrtcbin create-offer failed: {other:?}"),
     };
     webrtc.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
-    for _ in 0..100 {
-        let state: gst_webrtc::WebRTCICEGatheringState = webrtc.property("ice-gathering-state");
-        if state == gst_webrtc::WebRTCICEGatheringState::Complete {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let local: gst_webrtc::WebRTCSessionDescription = webrtc.property("local-description");
-    let text = local
+    let text = offer
         .sdp()
         .as_text()
         .unwrap_or_else(|e| panic!("offer as text: {e}"));
+    assert!(!text.contains("a=candidate"), "offer carries candidates");
+    text
+}
+
+/// create-offer, set-local-description, waits for gathering; the offer text with the
+/// 127.0.0.1 candidates gathered.
+pub async fn offer(webrtc: &gst::Element, candidates: &Mutex<Vec<(u32, String)>>) -> String {
+    let text = create_offer(webrtc).await;
+    wait_gathered(webrtc).await;
     let offer_sdp = with_candidates(&text, &candidates.lock());
     assert!(
         offer_sdp.contains("127.0.0.1"),

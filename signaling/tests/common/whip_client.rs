@@ -12,6 +12,29 @@ pub struct WhipPublisher {
     pub status: u16,
     pub body: String,
     pub location: Option<String>,
+    pub etag: Option<String>,
+    /// The offer sent (without candidates when trickling).
+    pub offer: String,
+    /// Status of each trickle PATCH.
+    pub patches: Vec<u16>,
+}
+
+/// How the publisher behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    /// Offer without candidates, PATCH them after the 201.
+    pub trickle: bool,
+    /// x264 `key-int-max` (frames between keyframes when nobody asks for one).
+    pub key_int: u32,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            trickle: false,
+            key_int: 30,
+        }
+    }
 }
 
 impl Drop for WhipPublisher {
@@ -23,17 +46,22 @@ impl Drop for WhipPublisher {
 /// Publishes to `whip_url` with `key` (None: no Authorization header). Returns after the
 /// POST; on 201 the answer is applied and media flows.
 pub async fn publish(whip_url: &str, key: Option<&str>) -> WhipPublisher {
+    publish_with(whip_url, key, Opts::default()).await
+}
+
+/// [`publish`] with options.
+pub async fn publish_with(whip_url: &str, key: Option<&str>, opts: Opts) -> WhipPublisher {
     if let Err(e) = showroom_pipelines::gst_init::init() {
         panic!("GStreamer: {e}");
     }
-    let launch = "webrtcbin name=w bundle-policy=max-bundle \
+    let launch = format!("webrtcbin name=w bundle-policy=max-bundle \
         videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 \
-        ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=30 \
+        ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max={} \
         ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 pt=102 \
         ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000 ! w. \
         audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc \
-        ! rtpopuspay pt=111 ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! w.";
-    let pipeline = gst::parse::launch(launch)
+        ! rtpopuspay pt=111 ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! w.", opts.key_int);
+    let pipeline = gst::parse::launch(&launch)
         .unwrap_or_else(|e| panic!("publisher pipeline: {e}"))
         .downcast::<gst::Pipeline>()
         .unwrap_or_else(|_| panic!("not a pipeline"));
@@ -57,11 +85,15 @@ pub async fn publish(whip_url: &str, key: Option<&str>) -> WhipPublisher {
     if let Err(e) = pipeline.set_state(gst::State::Playing) {
         panic!("publisher PLAYING: {e}");
     }
-    let offer_sdp = super::webrtcbin::offer(&webrtc, &candidates).await;
+    let offer_sdp = if opts.trickle {
+        super::webrtcbin::create_offer(&webrtc).await
+    } else {
+        super::webrtcbin::offer(&webrtc, &candidates).await
+    };
     let mut req = reqwest::Client::new()
         .post(whip_url)
         .header("content-type", "application/sdp")
-        .body(offer_sdp);
+        .body(offer_sdp.clone());
     if let Some(k) = key {
         req = req.bearer_auth(k);
     }
@@ -70,14 +102,28 @@ pub async fn publish(whip_url: &str, key: Option<&str>) -> WhipPublisher {
         .await
         .unwrap_or_else(|e| panic!("POST {whip_url}: {e}"));
     let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let (location, etag) = (
+        super::header(&resp, "location"),
+        super::header(&resp, "etag"),
+    );
     let body = resp.text().await.unwrap_or_default();
-    if status == 201 {
+    let mut patches = Vec::new();
+    if status == 201 && !opts.trickle {
         super::webrtcbin::apply_answer(&webrtc, &body);
+    } else if status == 201 {
+        // Without the server's candidates: only trickle can connect (see webrtcbin.rs).
+        let answer = super::webrtcbin::without_candidates(&body);
+        super::webrtcbin::apply_answer(&webrtc, &answer);
+        let base = whip_url.split("/whip/").next().unwrap_or_default();
+        let url = format!("{base}{}", location.clone().unwrap_or_default());
+        patches = super::webrtcbin::trickle_candidates(
+            &webrtc,
+            &candidates,
+            &offer_sdp,
+            &url,
+            etag.as_deref(),
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
     WhipPublisher {
@@ -85,5 +131,8 @@ pub async fn publish(whip_url: &str, key: Option<&str>) -> WhipPublisher {
         status,
         body,
         location,
+        etag,
+        offer: offer_sdp,
+        patches,
     }
 }
