@@ -1,7 +1,8 @@
 //! Showroom's WebRTC egress: WHEP signaling and the SFU forwarder (webrtc-rs).
 //!
 //! **Who drives it.** The engine builds one [`Sfu`] with a [`StreamLookup`] (its stream
-//! registry) and merges [`router`] into its HTTP router. Everything runs on tokio: webrtc-rs
+//! registry) and merges [`router`] into its HTTP router: WHEP/WHIP `POST`/`DELETE`, `PATCH`
+//! for trickle ICE and ICE restart ([`patch`], RFC 9725 §4.3), `/ws/signal` ([`ws`]). Everything runs on tokio: webrtc-rs
 //! does the ICE/DTLS/SRTP I/O; the RTP itself comes from `showroom_pipelines::rtp` (one
 //! GStreamer packetization per stream, never an encoder per viewer).
 //!
@@ -14,8 +15,8 @@
 //! ```
 //!
 //! **Time model.** RTP timestamps come from the bus PTS; the forwarder only makes sequence
-//! numbers and timestamps continuous across publish sessions. The keyframe gate is sans-IO
-//! (time is an argument).
+//! numbers and timestamps continuous across publish sessions. The keyframe gate and the idle
+//! timer that stops an unwatched stream's egress are sans-IO (time is an argument).
 //!
 //! ```no_run
 //! # async fn f(

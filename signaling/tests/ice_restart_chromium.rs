@@ -92,3 +92,69 @@ async fn chromium_trickles_and_restarts_ice_over_ws_signal() {
     let report = restart("ws").await;
     assert_eq!(report["restartType"].as_str(), Some("answer"), "{report}");
 }
+
+/// `web-client/src/player/rfc9725.ts` transpiled to an ES module (with the web client's tsc).
+fn transpile_client_signalling() -> std::path::PathBuf {
+    let web = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-client");
+    let tsc = web.join("node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "run `npm ci` in {} first (tsc is missing)",
+        web.display()
+    );
+    let out = std::env::temp_dir().join(format!("showroom-rfc9725-{}", std::process::id()));
+    let status = std::process::Command::new(&tsc)
+        .current_dir(&web)
+        .args(["--ignoreConfig", "src/player/rfc9725.ts", "--outDir"])
+        .arg(&out)
+        .args([
+            "--target",
+            "es2022",
+            "--module",
+            "esnext",
+            "--lib",
+            "es2022,dom",
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(status, "tsc could not transpile rfc9725.ts");
+    out.join("rfc9725.js")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_client_signalling_restarts_ice() {
+    let module = transpile_client_signalling();
+    let (env, _ffmpeg) = start_live("client", 0, 60, test_webrtc_config()).await;
+    let report = run_script(
+        "whep_client_restart.mjs",
+        &[
+            env.page_url(),
+            env.whep_url("client"),
+            module.display().to_string(),
+        ],
+        Duration::from_secs(90),
+    )
+    .await;
+    eprintln!("web client: {report}");
+    assert!(report["error"].is_null(), "client error: {report}");
+    assert!(
+        report["framesBeforeRestart"].as_u64().unwrap_or(0) >= 30,
+        "{report}"
+    );
+    assert!(report["etagAfter"].is_string(), "{report}");
+    assert_ne!(report["etagBefore"], report["etagAfter"], "{report}");
+    assert_ne!(
+        report["serverUfragBefore"], report["serverUfragAfter"],
+        "{report}"
+    );
+    let at = report["framesAtRestart"].as_u64().unwrap_or(0);
+    let end = report["framesEnd"].as_u64().unwrap_or(0);
+    assert!(end >= at + 60, "video stopped after restartIce(): {report}");
+    assert_eq!(report["stateEnd"].as_str(), Some("connected"), "{report}");
+    if let Some(u) = report["transportUfrag"].as_str() {
+        assert_eq!(Some(u), report["ufragAfter"].as_str(), "{report}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.sfu.session_count(), 0, "hangUp left the session");
+}

@@ -8,20 +8,20 @@ use std::time::{Duration, Instant};
 
 use common::webrtcbin::connect;
 use common::whip_client::{publish_with, Opts};
-use common::{start, test_webrtc_config, wait_count};
-use showroom_signaling::WebRtcConfig;
+use common::{start_with, test_webrtc_config, test_whip_config, wait_count};
+use showroom_signaling::WhipConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_viewer_of_long_gop_whip_stream_decodes_within_2s() {
-    let env = start(
-        &["kf"],
-        WebRtcConfig {
-            // The SFU's GOP cache cannot help: only a fresh keyframe can.
-            gop_cache_packets: 32,
-            ..test_webrtc_config()
-        },
-    )
-    .await;
+    // The SFU's GOP cache cannot help (32 packets), and no periodic keyframe request is made:
+    // only a request on demand can start the viewer.
+    let mut cfg = test_webrtc_config();
+    cfg.gop_cache_packets = 32;
+    let whip = WhipConfig {
+        keyframe_interval: Duration::ZERO,
+        ..test_whip_config()
+    };
+    let env = start_with(&["kf"], cfg, whip).await;
     let publisher = publish_with(
         &env.whip_url("kf"),
         Some("k-kf"),

@@ -12,6 +12,9 @@
 //! ```
 //! Each graph runs once per stream, whatever the number of viewers. B-frames are detected on
 //! the first video units (`pts != dts`); a later B-frame switches the session to the transcode.
+//! [`RtpEgress::request_keyframe`] forces a keyframe from the transcode's encoder, or asks the
+//! publisher through the bus ([`crate::stream::Stream::request_keyframe`]: a WHIP publisher gets
+//! an RTCP PLI; RTMP cannot be asked).
 //!
 //! **Time model.** RTP timestamps follow the bus PTS (90 kHz video, 48 kHz Opus).
 

@@ -139,8 +139,8 @@ pub(super) fn force_key_unit(sink: &Mutex<Option<gst_app::AppSink>>) -> bool {
     s.send_event(gst::event::CustomUpstream::new(st))
 }
 
-/// Asks the publisher for a keyframe every `interval` (optional; off by default, requests
-/// come from viewers instead).
+/// Asks the publisher for a keyframe every `interval` (for LL-HLS segments; WebRTC viewers
+/// ask on demand).
 pub(super) async fn keyframes(sink: Arc<Mutex<Option<gst_app::AppSink>>>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     loop {

@@ -14,7 +14,8 @@
 //! back into Opus (one encoder per stream either way, never per viewer). Keyframes are asked of
 //! the publisher on demand: a reader's [`crate::stream::Stream::request_keyframe`] (the SFU's
 //! coalesced viewer PLI/FIR, or a viewer joining without a cached GOP) becomes a
-//! `GstForceKeyUnit` upstream, which webrtcbin's rtpsession sends as an RTCP PLI. Publisher
+//! `GstForceKeyUnit` upstream, which webrtcbin's rtpsession sends as an RTCP PLI; a periodic
+//! request (`keyframe_interval`, 2 s) keeps LL-HLS segments cut. Publisher
 //! candidates may also arrive later ([`WhipSession::add_candidate`], trickle ICE).
 //!
 //! **Time model.** Unit timestamps are the pipeline running time of each buffer.
@@ -36,7 +37,8 @@ pub struct WhipConfig {
     pub ice_addresses: Vec<String>,
     /// `stun://host:port` for server-reflexive candidates.
     pub stun_server: Option<String>,
-    /// Also request a keyframe from the publisher this often (zero = only on demand).
+    /// Also request a keyframe from the publisher this often, so LL-HLS can cut segments
+    /// (browsers send keyframes only when asked); zero = only on demand (WebRTC viewers).
     pub keyframe_interval: Duration,
     /// How long ICE gathering may take before the answer is sent with what was found.
     pub gather_timeout: Duration,
@@ -49,7 +51,7 @@ impl Default for WhipConfig {
         Self {
             ice_addresses: Vec::new(),
             stun_server: None,
-            keyframe_interval: Duration::ZERO,
+            keyframe_interval: Duration::from_secs(2),
             gather_timeout: Duration::from_secs(5),
             aac_bps: 128_000,
         }

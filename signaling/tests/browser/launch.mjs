@@ -30,3 +30,46 @@ export async function openPage(pageUrl) {
   await page.goto(pageUrl);
   return { browser, page };
 }
+
+// Page-side helpers as `window.rtcTest`: sleep(ms), frames(pc) (video framesDecoded),
+// waitFrames(pc, atLeast, ms), iceAttr(sdp, name), transportUfrag(pc), afterRestart(pc, out).
+export async function installHelpers(page) {
+  await page.evaluate(() => {
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const frames = async (pc) => {
+      let fd = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') fd = s.framesDecoded || 0;
+      });
+      return fd;
+    };
+    const waitFrames = async (pc, atLeast, ms) => {
+      const end = performance.now() + ms;
+      let fd = await frames(pc);
+      while (fd < atLeast && performance.now() < end) { await sleep(100); fd = await frames(pc); }
+      return fd;
+    };
+    const iceAttr = (sdp, name) => {
+      const line = sdp.split('\r\n').find((l) => l.startsWith(`a=${name}:`));
+      return line ? line.slice(name.length + 3) : null;
+    };
+    const transportUfrag = async (pc) => {
+      let u = null;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'transport') u = s.iceLocalUsernameFragment || null;
+      });
+      return u;
+    };
+    // After an ICE restart: both sides' new ufrags, frames then and 60 frames later (10 s at
+    // most), the connection state and the ufrag the transport runs on.
+    const afterRestart = async (pc, out) => {
+      out.ufragAfter = iceAttr(pc.localDescription.sdp, 'ice-ufrag');
+      out.serverUfragAfter = iceAttr(pc.currentRemoteDescription.sdp, 'ice-ufrag');
+      out.framesAtRestart = await frames(pc);
+      out.framesEnd = await waitFrames(pc, out.framesAtRestart + 60, 10000);
+      out.stateEnd = pc.connectionState;
+      out.transportUfrag = await transportUfrag(pc);
+    };
+    window.rtcTest = { sleep, frames, waitFrames, iceAttr, transportUfrag, afterRestart };
+  });
+}

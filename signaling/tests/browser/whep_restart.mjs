@@ -6,34 +6,19 @@
 //          ETag), restart with a PATCH fragment (If-Match: *), 200 + answer fragment.
 //   ws:    /ws/signal — view, candidate messages, restart with the new offer.
 // Only 127.0.0.1 candidates are sent (tests stay on loopback).
-import { args, openPage } from './launch.mjs';
+import { args, installHelpers, openPage } from './launch.mjs';
 
 const [pageUrl, whepUrl, mode, wsUrl] = args('whep_restart.mjs <page-url> <whep-url> <patch|ws> [<ws-url>]', 3);
 const { browser, page } = await openPage(pageUrl);
 try {
+  await installHelpers(page);
   const result = await page.evaluate(async ({ whepUrl, mode, wsUrl }) => {
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    const attr = (sdp, name) => {
-      const line = sdp.split('\r\n').find((l) => l.startsWith(`a=${name}:`));
-      return line ? line.slice(name.length + 3) : null;
-    };
+    const attr = window.rtcTest.iceAttr;
     const noCandidates = (sdp) => sdp.split('\r\n')
       .filter((l) => !l.startsWith('a=candidate:') && !l.startsWith('a=end-of-candidates'))
       .join('\r\n');
     const loopback = (c) => c && c.candidate && c.candidate.includes(' 127.0.0.1 ');
-    const frames = async () => {
-      let fd = 0;
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') fd = s.framesDecoded || 0;
-      });
-      return fd;
-    };
-    const waitFrames = async (atLeast, ms) => {
-      const end = performance.now() + ms;
-      let fd = await frames();
-      while (fd < atLeast && performance.now() < end) { await sleep(100); fd = await frames(); }
-      return fd;
-    };
+    const waitFrames = (atLeast, ms) => window.rtcTest.waitFrames(pc, atLeast, ms);
     const gathered = () => new Promise((resolve) => {
       if (pc.iceGatheringState === 'complete') return resolve();
       const t = setTimeout(resolve, 3000);
@@ -172,17 +157,7 @@ try {
     out.framesBeforeRestart = await waitFrames(30, 10000);
     out.stateBefore = pc.connectionState;
     await restart();
-    out.ufragAfter = attr(pc.localDescription.sdp, 'ice-ufrag');
-    out.serverUfragAfter = attr(pc.currentRemoteDescription.sdp, 'ice-ufrag');
-    out.framesAtRestart = await frames();
-    out.framesEnd = await waitFrames(out.framesAtRestart + 60, 10000);
-    out.stateEnd = pc.connectionState;
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'transport') {
-        out.transportUfrag = s.iceLocalUsernameFragment || null;
-        out.pairChanges = s.selectedCandidatePairChanges || null;
-      }
-    });
+    await window.rtcTest.afterRestart(pc, out);
     out.leaveStatus = await out.leave();
     delete out.leave;
     pc.close();

@@ -134,8 +134,21 @@ pub fn test_webrtc_config() -> WebRtcConfig {
     }
 }
 
+/// The WHIP settings of the tests: loopback ICE only.
+pub fn test_whip_config() -> WhipConfig {
+    WhipConfig {
+        ice_addresses: vec!["127.0.0.1".into()],
+        ..WhipConfig::default()
+    }
+}
+
 /// Starts the RTMP server and an HTTP server with `router(sfu, whip)` and a blank page at `/`.
 pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
+    start_with(names, cfg, test_whip_config()).await
+}
+
+/// [`start`] with WHIP settings.
+pub async fn start_with(names: &[&str], cfg: WebRtcConfig, whip_cfg: WhipConfig) -> Env {
     init_tracing();
     let registry = Arc::new(Registry::new(names));
     let rtmp_listener = bind().await;
@@ -155,13 +168,7 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
         Ok(s) => s,
         Err(e) => panic!("Sfu::new: {e}"),
     };
-    let whip = Whip::new(
-        WhipConfig {
-            ice_addresses: vec!["127.0.0.1".into()],
-            ..WhipConfig::default()
-        },
-        Arc::clone(&registry) as Arc<dyn PublishTarget>,
-    );
+    let whip = Whip::new(whip_cfg, Arc::clone(&registry) as Arc<dyn PublishTarget>);
     let app = axum::Router::new()
         .route(
             "/",

@@ -1,7 +1,9 @@
 // Playback over WebRTC (WHEP): receive-only transceivers, one POST, the remote stream on <video>.
+// When ICE fails (network change, NAT rebinding) the session is restarted in place (RFC 9725
+// §4.4 PATCH) instead of being torn down.
 
 import { sampleFromFrame, sampleFromStats, type PlayoutSample } from './playout';
-import { hangUp, negotiate, type Session } from './rfc9725';
+import { hangUp, negotiate, restartIce, type Session } from './rfc9725';
 
 export interface WhepPlayback {
   pc: RTCPeerConnection;
@@ -10,6 +12,8 @@ export interface WhepPlayback {
   framesDecoded(): Promise<number>;
   /** The latest playout sample (refreshed every 250 ms), for the overlay scheduler. */
   playout(): PlayoutSample | null;
+  /** ICE restart now (also done on its own when ICE fails). */
+  restartIce(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,12 +51,21 @@ export async function playWhep(
       if (!fromFrames) void pc.getStats().then((r) => (sample = sampleFromStats(r.values(), Date.now()) ?? sample));
     }, 250);
     pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState === 'closed' || pc.connectionState === 'failed') clearInterval(poll);
+      if (pc.connectionState === 'closed') clearInterval(poll);
+    });
+    let restarting: Promise<void> | null = null;
+    const restart = () =>
+      (restarting ??= restartIce(pc, session, token).finally(() => (restarting = null)));
+    pc.addEventListener('iceconnectionstatechange', () => {
+      if (pc.iceConnectionState === 'failed') {
+        restart().catch((e) => console.warn('showroom: ICE restart failed', e));
+      }
     });
     return {
       playout: () => sample,
       pc,
       session,
+      restartIce: restart,
       framesDecoded: async () => {
         let n = 0;
         (await pc.getStats()).forEach((s: any) => {
