@@ -12,11 +12,22 @@ use tokio_tungstenite::tungstenite::Message;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn ask(ws: &mut Ws, msg: Value) -> Value {
+async fn ws_send(ws: &mut Ws, msg: Value) {
     if let Err(e) = ws.send(Message::Text(msg.to_string().into())).await {
         panic!("ws send: {e}");
     }
+}
+
+async fn ask(ws: &mut Ws, msg: Value) -> Value {
+    ws_send(ws, msg).await;
     ask_raw_reply(ws).await
+}
+
+fn ice_ufrag(sdp: &str) -> String {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn ask_raw_reply(ws: &mut Ws) -> Value {
@@ -88,6 +99,61 @@ async fn ws_signal_offer_answer_leave_and_errors() {
     .await;
     assert_eq!(r["type"], "answer", "{r}");
     assert_eq!(env.sfu.session_count(), 1);
+    let session = r["session"].as_str().unwrap_or_default().to_owned();
+    let server_ufrag = ice_ufrag(r["sdp"].as_str().unwrap_or_default());
+
+    // Trickle: a good candidate gets no reply (the next reply is the next question's), a bad
+    // one an error; unknown sessions are 404.
+    let cand = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
+    ws_send(&mut ws, json!({"type": "candidate", "session": session, "candidate": cand, "sdp_mid": "0", "sdp_mline_index": 0})).await;
+    ws_send(
+        &mut ws,
+        json!({"type": "candidate", "session": session, "candidate": cand}),
+    )
+    .await;
+    let r = ask(&mut ws, json!({"type": "ice_servers"})).await;
+    assert_eq!(
+        r["type"], "ice_servers",
+        "a good candidate must get no reply: {r}"
+    );
+    let r = ask(
+        &mut ws,
+        json!({"type": "candidate", "session": session, "candidate": "candidate:garbage"}),
+    )
+    .await;
+    assert_eq!(r["status"].as_u64(), Some(400), "{r}");
+    let r = ask(
+        &mut ws,
+        json!({"type": "candidate", "session": "nope", "candidate": cand}),
+    )
+    .await;
+    assert_eq!(r["status"].as_u64(), Some(404), "{r}");
+    let r = ask(
+        &mut ws,
+        json!({"type": "restart", "session": "nope", "sdp": fake_offer("H264")}),
+    )
+    .await;
+    assert_eq!(r["status"].as_u64(), Some(404), "{r}");
+
+    // ICE restart: new client credentials → an answer with new server credentials.
+    let restart = fake_offer("H264").replace("a=ice-ufrag:abcd", "a=ice-ufrag:wxyz");
+    let r = ask(
+        &mut ws,
+        json!({"type": "restart", "session": session, "sdp": restart}),
+    )
+    .await;
+    assert_eq!(r["type"], "answer", "{r}");
+    assert_eq!(r["session"].as_str(), Some(session.as_str()), "{r}");
+    let new_ufrag = ice_ufrag(r["sdp"].as_str().unwrap_or_default());
+    assert!(!new_ufrag.is_empty() && new_ufrag != server_ufrag, "{r}");
+
+    // Another socket cannot touch this one's session.
+    let (mut other, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    let r = ask(&mut other, json!({"type": "leave", "session": session})).await;
+    assert_eq!(r["status"].as_u64(), Some(404), "{r}");
+    drop(other);
     drop(ws);
     for _ in 0..50 {
         if env.sfu.session_count() == 0 {
