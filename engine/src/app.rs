@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::serve::ListenerExt;
 use showroom_commerce::{Commerce, CommerceDb, Secrets as CommerceSecrets};
 use showroom_pipelines::ingest::PublishTarget;
+use showroom_pipelines::record::{self, RecordConfig, Recordings};
 use showroom_pipelines::rtmp::{RtmpServer, RtmpStats};
 use showroom_signaling::{RtpConfig, Sfu, StreamLookup, Whip, WhipConfig};
 use tokio::net::TcpListener;
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::db::{Database, DbError};
 use crate::http::{self, AppState};
-use crate::registry::Registry;
+use crate::registry::{RecordingSetup, Registry};
 use crate::secrets::{self, Secrets};
 use crate::shop::ShopDirectory;
 
@@ -75,7 +76,15 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
     let db = Database::connect(&config.database_url(), config.database.max_connections).await?;
     db.migrate().await?;
     tracing::info!(backend = db.backend(), "database ready");
-    let registry = Registry::load(db.clone(), config.llhls.clone()).await?;
+    let recording = RecordingSetup {
+        recordings: Recordings::new(config.recordings_dir()),
+        config: config.recording.clone(),
+    };
+    let registry = Registry::load(db.clone(), config.llhls.clone(), recording).await?;
+    tokio::spawn(recording_sweep(
+        Arc::clone(&registry),
+        config.recording.clone(),
+    ));
     if matches!(db, Database::Postgres(_)) {
         tokio::spawn(refresh_loop(Arc::clone(&registry)));
     }
@@ -223,6 +232,34 @@ async fn refresh_loop(registry: Arc<Registry>) {
         tick.tick().await;
         if let Err(e) = registry.refresh().await {
             tracing::warn!(error = %e, "stream registry refresh failed");
+        }
+    }
+}
+
+/// Applies the recording retention policy (`[recording] retention_days`, `max_bytes`) now and
+/// then every `sweep_interval_s`.
+async fn recording_sweep(registry: Arc<Registry>, config: RecordConfig) {
+    let mut tick = tokio::time::interval(config.sweep_interval());
+    loop {
+        tick.tick().await;
+        let root = registry.recordings().root().to_owned();
+        let reg = Arc::clone(&registry);
+        let (retention, max_bytes) = (config.retention(), config.max_bytes);
+        let result = tokio::task::spawn_blocking(move || {
+            let busy = |id: &str| {
+                reg.get(id)
+                    .is_some_and(|e| e.recorder.as_ref().is_some_and(|r| r.is_recording()))
+            };
+            record::sweep(&root, SystemTime::now(), retention, max_bytes, &busy)
+        })
+        .await;
+        match result {
+            Ok(Ok(swept)) if !swept.streams.is_empty() => {
+                tracing::info!(streams = ?swept.streams, bytes = swept.bytes, "recording retention sweep")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "recording retention sweep failed"),
+            Err(e) => tracing::warn!(error = %e, "recording retention sweep panicked"),
         }
     }
 }

@@ -12,6 +12,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::llhls::{self, LlHlsConfig, Origin};
+use showroom_pipelines::record::{self, RecordConfig, Recorder, Recordings};
 use showroom_pipelines::stream::Stream;
 
 use crate::db::{Database, DbError, StreamRecord};
@@ -22,6 +23,15 @@ pub struct Entry {
     pub bus: Arc<Stream>,
     /// The LL-HLS egress, reading the bus for the stream's whole life.
     pub origin: Arc<Origin>,
+    /// The recorder (reads the bus for the stream's whole life), unless recording is off.
+    pub recorder: Option<Arc<Recorder>>,
+}
+
+/// Where and how streams are recorded.
+#[derive(Debug, Clone)]
+pub struct RecordingSetup {
+    pub recordings: Recordings,
+    pub config: RecordConfig,
 }
 
 #[derive(Default)]
@@ -33,16 +43,22 @@ struct Maps {
 pub struct Registry {
     db: Database,
     llhls: LlHlsConfig,
+    recording: RecordingSetup,
     maps: RwLock<Maps>,
 }
 
 impl Registry {
     /// Loads every stored stream and starts its bus and egress. Must run inside the tokio
     /// runtime (egress tasks are spawned on it).
-    pub async fn load(db: Database, llhls: LlHlsConfig) -> Result<Arc<Self>, DbError> {
+    pub async fn load(
+        db: Database,
+        llhls: LlHlsConfig,
+        recording: RecordingSetup,
+    ) -> Result<Arc<Self>, DbError> {
         let registry = Arc::new(Self {
             db,
             llhls,
+            recording,
             maps: RwLock::new(Maps::default()),
         });
         registry.refresh().await?;
@@ -51,6 +67,11 @@ impl Registry {
 
     pub fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// The recordings of every stream (read by the replay routes).
+    pub fn recordings(&self) -> &Recordings {
+        &self.recording.recordings
     }
 
     /// Re-reads the table: picks up streams created by another engine process on the same
@@ -80,10 +101,18 @@ impl Registry {
     fn start(&self, record: StreamRecord) -> Arc<Entry> {
         let bus = Stream::new(record.id.clone());
         let origin = llhls::spawn(Arc::clone(&bus), self.llhls.clone());
+        let recorder = self.recording.config.enabled.then(|| {
+            record::spawn(
+                &bus,
+                self.recording.recordings.root().to_owned(),
+                self.recording.config.clone(),
+            )
+        });
         Arc::new(Entry {
             record,
             bus,
             origin,
+            recorder,
         })
     }
 
@@ -126,14 +155,22 @@ impl Registry {
         all
     }
 
-    /// Deletes the stream; a live publisher is cut off. Returns whether it existed.
+    /// Deletes the stream and its recordings; a live publisher is cut off. Returns whether it
+    /// existed.
     pub async fn delete(&self, id: &str) -> Result<bool, DbError> {
         let existed = self.db.delete_stream(id).await?;
-        let mut maps = self.maps.write();
-        if let Some(entry) = maps.by_id.remove(id) {
-            maps.by_key.remove(&entry.record.stream_key);
-            entry.bus.close();
-            tracing::info!(stream = id, "stream deleted");
+        {
+            let mut maps = self.maps.write();
+            if let Some(entry) = maps.by_id.remove(id) {
+                maps.by_key.remove(&entry.record.stream_key);
+                entry.bus.close();
+                tracing::info!(stream = id, "stream deleted");
+            }
+        }
+        if existed {
+            if let Err(e) = self.recording.recordings.delete(id).await {
+                tracing::error!(stream = id, error = %e, "recordings of a deleted stream could not be removed");
+            }
         }
         Ok(existed)
     }

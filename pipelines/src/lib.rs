@@ -11,7 +11,9 @@
 //!                                                               │ one bounded queue per reader
 //!                                                               ├─▶ llhls::from_stream: appsrc → parse
 //!                                                               │     → cmafmux → appsink → Origin
-//!                                                               └─▶ (later) SFU, recorder, ABR
+//!                                                               ├─▶ record::from_stream: cmafmux'd
+//!                                                               │     segments to disk (replay)
+//!                                                               └─▶ rtp (SFU), ...
 //! ```
 //!
 //! **Time model.** A [`unit::Unit`] carries PTS/DTS on its publish session's media timeline.
@@ -42,6 +44,7 @@ pub mod gst_bus;
 pub mod gst_init;
 pub mod ingest;
 pub mod llhls;
+pub mod record;
 pub mod rtmp;
 pub mod rtp;
 pub mod stream;

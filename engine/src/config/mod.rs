@@ -10,6 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use showroom_commerce::CommerceConfig;
 use showroom_pipelines::llhls::LlHlsConfig;
+use showroom_pipelines::record::RecordConfig;
 use showroom_pipelines::rtmp::RtmpConfig;
 use showroom_signaling::WebRtcConfig;
 
@@ -40,6 +41,8 @@ pub struct Config {
     pub webrtc: WebRtcConfig,
     pub whip: WhipSection,
     pub web: WebConfig,
+    /// Recording of live streams for replay (`/vod/{id}/index.m3u8`) and thumbnails.
+    pub recording: RecordConfig,
 }
 
 /// WHIP ingest (browser hosts, `POST /whip/{id}`).
@@ -88,6 +91,7 @@ impl Default for Config {
             webrtc: WebRtcConfig::default(),
             whip: WhipSection::default(),
             web: WebConfig::default(),
+            recording: RecordConfig::default(),
         }
     }
 }
@@ -221,6 +225,11 @@ impl Config {
                 self.data_dir.join("showroom.db").display()
             )
         })
+    }
+
+    /// Where recordings live: `<data_dir>/recordings`.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.join("recordings")
     }
 }
 

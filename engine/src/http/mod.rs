@@ -7,6 +7,7 @@ mod hls;
 pub mod metrics;
 mod pages;
 mod streams;
+mod vod;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState, extra: Vec<Router>) -> Router {
     let mut app = Router::new()
         .merge(streams::router())
         .merge(metrics::router())
+        .merge(vod::router())
         .with_state(state)
         .merge(hls::router(find_origin))
         .merge(commerce::router(shop))

@@ -59,4 +59,5 @@ pub use daterange::DateRange;
 pub use error::OriginError;
 pub use from_stream::spawn;
 pub use origin::{HlsBody, Origin, OriginStats};
+pub use playlist::pdt;
 pub use request::{PlaylistQuery, Resource};

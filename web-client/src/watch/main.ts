@@ -12,6 +12,7 @@ import { Chat } from './chat';
 import { Gifts } from './gifts';
 import { viewerToken } from './identity';
 import { Polls } from './polls';
+import { endedRecording, Replay } from './replay';
 import { Shop } from './shop';
 
 /** Kinds shown over the video: they follow stream time. */
@@ -151,8 +152,16 @@ async function main(): Promise<void> {
     }
   });
 
-  void loadAll();
-  void player.start();
+  const loaded = loadAll();
+  // Ended and recorded: replay mode (the recording, with the shop timeline at its stream times).
+  const vod = await endedRecording(base, id);
+  if (vod) {
+    await loaded;
+    const replay = new Replay(video, { apply, reset: () => [...shop.pins].forEach((p) => shop.pinRemoved(p.product_id)), say: (m, k) => say(status, m, k ?? 'info') });
+    Object.assign(debug, { replay });
+    $('transport').textContent = 'Replay';
+    void replay.start(api, id, vod, base);
+  } else void player.start();
 
   setInterval(() => {
     const now = Date.now();
