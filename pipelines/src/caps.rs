@@ -38,3 +38,15 @@ pub fn caps_for(track: &Track) -> gst::Caps {
             .build(),
     }
 }
+
+/// A non-live `appsrc` for `track`'s units (time format, unbounded, never blocking the caller).
+pub fn appsrc_for(track: &Track) -> gst_app::AppSrc {
+    gst_app::AppSrc::builder()
+        .caps(&caps_for(track))
+        .format(gst::Format::Time)
+        .is_live(false)
+        .stream_type(gst_app::AppStreamType::Stream)
+        .max_bytes(0)
+        .block(false)
+        .build()
+}

@@ -44,3 +44,22 @@ pub async fn wait_end(bus: gst::Bus, kind: &'static str, name: &str) -> GraphEnd
     }
     GraphEnd::Closed
 }
+
+/// Sets `pipeline` playing and watches its bus on tokio: when it reaches EOS or fails (logged
+/// by [`wait_end`]), it is set to Null. Needs a tokio runtime.
+pub fn play_watched(
+    pipeline: &gst::Pipeline,
+    kind: &'static str,
+) -> Result<(), gst::StateChangeError> {
+    if let Some(bus) = pipeline.bus() {
+        let weak = pipeline.downgrade();
+        let name = pipeline.name().to_string();
+        tokio::spawn(async move {
+            wait_end(bus, kind, &name).await;
+            if let Some(p) = weak.upgrade() {
+                let _ = p.set_state(gst::State::Null);
+            }
+        });
+    }
+    pipeline.set_state(gst::State::Playing).map(|_| ())
+}

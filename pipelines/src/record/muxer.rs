@@ -139,14 +139,7 @@ impl Muxer {
         let mut video = None;
         let mut audio = None;
         for track in tracks {
-            let appsrc = gst_app::AppSrc::builder()
-                .caps(&crate::caps::caps_for(track))
-                .format(gst::Format::Time)
-                .is_live(false)
-                .stream_type(gst_app::AppStreamType::Stream)
-                .max_bytes(0)
-                .block(false)
-                .build();
+            let appsrc = crate::caps::appsrc_for(track);
             let parser = match track.kind {
                 TrackKind::Video => gst::ElementFactory::make("h264parse").build()?,
                 TrackKind::Audio => gst::ElementFactory::make("aacparse").build()?,
@@ -175,18 +168,7 @@ impl Muxer {
         }));
         let (tx, eos) = oneshot::channel();
         install_sink(&appsink, Arc::clone(&output), tx);
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| RecordError::Gst("pipeline without bus".into()))?;
-        let weak = pipeline.downgrade();
-        let graph = format!("record-{name}");
-        tokio::spawn(async move {
-            crate::gst_bus::wait_end(bus, "recorder", &graph).await;
-            if let Some(p) = weak.upgrade() {
-                let _ = p.set_state(gst::State::Null);
-            }
-        });
-        pipeline.set_state(gst::State::Playing)?;
+        crate::gst_bus::play_watched(&pipeline, "recorder")?;
         Ok(Self {
             pipeline,
             video,

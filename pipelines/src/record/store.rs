@@ -72,18 +72,17 @@ impl Recordings {
         let dir = self.stream_dir(id)?.join(session);
         let digits =
             |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-        let (path, content_type) = if file == "init.mp4" {
-            (dir.join(file), "video/mp4")
-        } else if file.strip_suffix(".m4s").is_some_and(digits) {
-            (dir.join(file), "video/mp4")
-        } else if let Some(jpg) = file
-            .strip_prefix("thumbs/")
-            .filter(|f| f.strip_suffix(".jpg").is_some_and(digits))
-        {
-            (dir.join("thumbs").join(jpg), "image/jpeg")
-        } else {
-            return Err(RecordError::NotFound);
-        };
+        let (path, content_type) =
+            if file == "init.mp4" || file.strip_suffix(".m4s").is_some_and(digits) {
+                (dir.join(file), "video/mp4")
+            } else if let Some(jpg) = file
+                .strip_prefix("thumbs/")
+                .filter(|f| f.strip_suffix(".jpg").is_some_and(digits))
+            {
+                (dir.join("thumbs").join(jpg), "image/jpeg")
+            } else {
+                return Err(RecordError::NotFound);
+            };
         Ok(MediaFile { path, content_type })
     }
 

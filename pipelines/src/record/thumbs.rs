@@ -34,14 +34,7 @@ impl Thumbnailer {
         latest: PathBuf,
     ) -> Result<Self, RecordError> {
         let pipeline = gst::Pipeline::with_name(&format!("thumbs-{name}"));
-        let appsrc = gst_app::AppSrc::builder()
-            .caps(&crate::caps::caps_for(track))
-            .format(gst::Format::Time)
-            .is_live(false)
-            .stream_type(gst_app::AppStreamType::Stream)
-            .max_bytes(0)
-            .block(false)
-            .build();
+        let appsrc = crate::caps::appsrc_for(track);
         let parse = gst::ElementFactory::make("h264parse").build()?;
         let dec = gst::ElementFactory::make("avdec_h264")
             .property("max-threads", 1i32)
@@ -107,18 +100,7 @@ impl Thumbnailer {
                 })
                 .build(),
         );
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| RecordError::Gst("pipeline without bus".into()))?;
-        let weak = pipeline.downgrade();
-        let graph = format!("thumbs-{name}");
-        tokio::spawn(async move {
-            crate::gst_bus::wait_end(bus, "thumbnailer", &graph).await;
-            if let Some(p) = weak.upgrade() {
-                let _ = p.set_state(gst::State::Null);
-            }
-        });
-        pipeline.set_state(gst::State::Playing)?;
+        crate::gst_bus::play_watched(&pipeline, "thumbnailer")?;
         Ok(Self {
             pipeline,
             appsrc,
