@@ -224,8 +224,8 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
         .find(|l| l.ends_with(".jpg"))
         .with_context(|| format!("no cue:\n{vtt}"))?;
     ensure!(
-        vtt.matches(".jpg").count() >= 8,
-        "a thumbnail a second expected:\n{vtt}"
+        vtt.matches(".jpg").count() >= 5,
+        "a thumbnail per keyframe (2 s GOP, 1 s interval) expected:\n{vtt}"
     );
     let (status, jpg) = get_bytes(&engine, &format!("/vod/{id}/{first_jpg}")).await?;
     ensure!(status == 200 && is_jpeg(&jpg), "{first_jpg}: {status}");
