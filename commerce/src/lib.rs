@@ -39,9 +39,11 @@ mod domain;
 pub mod error;
 pub mod events;
 pub mod payment;
+pub mod presence;
 pub mod ratelimit;
 pub mod sale_window;
 pub mod stamp;
+pub mod stats;
 pub mod transport;
 
 pub use auth::{Actor, Claims, Role};
@@ -52,6 +54,8 @@ pub use directory::{StreamClock, StreamDirectory, TimelineMarker};
 pub use error::CommerceError;
 pub use events::Event;
 pub use payment::{PaymentProvider, TestPaymentProvider};
+pub use presence::{Players, Viewers};
+pub use stats::StreamStats;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -64,6 +68,8 @@ pub struct Commerce {
     pub(crate) db: db::Db,
     pub(crate) streams: Arc<dyn StreamDirectory>,
     pub(crate) bus: bus::Bus,
+    /// Viewer counts reported by the engine, summed over processes with Redis.
+    pub(crate) presence: presence::Presence,
     pub(crate) payments: Arc<dyn PaymentProvider>,
     pub(crate) user_limits: parking_lot::Mutex<HashMap<String, ratelimit::TokenBucket>>,
     /// Flash sales known to be sold out (monotone: stock never comes back).
@@ -96,6 +102,7 @@ impl Commerce {
         }
         let db = db::Db::open(db).await?;
         let bus = bus::Bus::connect(config.redis_url.as_deref()).await?;
+        let presence = presence::Presence::connect(config.redis_url.as_deref()).await?;
         tracing::info!(
             backend = db.backend(),
             bus = bus.name(),
@@ -108,6 +115,7 @@ impl Commerce {
             db,
             streams,
             bus,
+            presence,
             payments,
             user_limits: parking_lot::Mutex::new(HashMap::new()),
             sold_out: parking_lot::Mutex::new(HashSet::new()),

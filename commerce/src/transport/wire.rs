@@ -1,7 +1,8 @@
 //! Wire types of the WebSocket protocol `showroom.commerce.v1` (documented in docs/commerce.md).
 //!
 //! Client → server: `{"v": 1, "id": <any>, "type": "<command>", ...fields}` or `{"type": "ping"}`.
-//! Server → client: `hello`, `event`, `result`, `error`, `pong`, `resync`.
+//! Server → client: `hello`, `event`, `result`, `error`, `pong`, `resync` (and `viewers`,
+//! built in [`crate::presence::frame`]).
 
 use crate::command::{Command, COMMAND_TYPES};
 use crate::error::CommerceError;

@@ -85,7 +85,10 @@ impl Session {
     fn visible(&self, to: Option<&str>) -> bool {
         match to {
             None => true,
-            Some(u) => u == self.actor.user_id || self.actor.role == Role::Admin,
+            // Private events (e.g. orders) also reach the stream's staff: host, moderators, admins.
+            Some(u) => {
+                u == self.actor.user_id || self.actor.role_on(&self.stream_id) >= Role::Moderator
+            }
         }
     }
 
@@ -152,6 +155,7 @@ async fn session(
 ) -> Result<(), CommerceError> {
     let hub = shop.hub(&stream_id).await?;
     let mut rx = hub.tx.subscribe();
+    let mut viewers = shop.watch_viewers(&stream_id);
     let head = shop.db.head_seq(&stream_id).await?;
     send(
         &mut socket,
@@ -209,6 +213,10 @@ async fn session(
                         }
                     }
                 }
+            }
+            Ok(()) = viewers.changed() => {
+                let v = *viewers.borrow_and_update();
+                send(&mut socket, crate::presence::frame(&s.stream_id, &v)).await?;
             }
             reply = res_rx.recv() => {
                 if let Some(r) = reply {
