@@ -18,6 +18,7 @@ use crate::http::{self, AppState};
 use crate::registry::{RecordingSetup, Registry};
 use crate::secrets::{self, Secrets};
 use crate::shop::ShopDirectory;
+use crate::viewers::{self, ViewerCounter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -135,6 +136,7 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         registry,
         shop,
         extra_metrics: Arc::new(extra_metrics),
+        viewers: ViewerCounter::new(),
     };
     let sfu = Sfu::new(
         config.webrtc.clone(),
@@ -155,6 +157,12 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         udp_mux = ?sfu.udp_mux_addr(),
         "WebRTC ready (WHIP, WHEP, /ws/signal)"
     );
+    viewers::spawn_reporter(
+        Arc::clone(&state.viewers),
+        Arc::clone(&state.registry),
+        sfu.clone(),
+        Arc::clone(&state.shop),
+    );
     let app = http::router(state, vec![showroom_signaling::router(sfu, whip)]);
 
     let addr = SocketAddr::new(config.http.bind, config.http.port);
@@ -172,10 +180,14 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(EngineError::Http)?;
+    // Connect info: the LL-HLS viewer count keys players without a `cid` by address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(EngineError::Http)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -25,3 +25,4 @@ pub mod http;
 pub mod registry;
 pub mod secrets;
 pub mod shop;
+pub mod viewers;

@@ -18,6 +18,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Commerce(#[from] showroom_commerce::CommerceError),
 }
 
 impl IntoResponse for ApiError {
@@ -31,9 +33,16 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "database error");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Self::Commerce(e) => {
+                if e.http_status() >= 500 {
+                    tracing::error!(error = %e, "commerce error");
+                }
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         };
         let reason = match &self {
             Self::Db(_) => "internal error".to_owned(),
+            Self::Commerce(e) => e.public_message(),
             other => other.to_string(),
         };
         let mut response = (status, Json(serde_json::json!({ "error": reason }))).into_response();

@@ -6,6 +6,7 @@ mod error;
 mod hls;
 pub mod metrics;
 mod pages;
+mod stats;
 mod streams;
 mod vod;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub shop: Arc<showroom_commerce::Commerce>,
     pub extra_metrics: Arc<Vec<MetricsWriter>>,
+    /// LL-HLS viewer sessions (the HLS routes feed it).
+    pub viewers: Arc<crate::viewers::ViewerCounter>,
 }
 
 impl AppState {
@@ -64,14 +67,16 @@ pub fn router(state: AppState, extra: Vec<Router>) -> Router {
     let shop = Arc::clone(&state.shop);
     let pages_dir = state.config.web.dir.clone();
     let registry = Arc::clone(&state.registry);
+    let viewers = Arc::clone(&state.viewers);
     let find_origin: hls::OriginFinder =
         Arc::new(move |id: &str| registry.get(id).map(|e| Arc::clone(&e.origin)));
     let mut app = Router::new()
         .merge(streams::router())
+        .merge(stats::router())
         .merge(metrics::router())
         .merge(vod::router())
         .with_state(state)
-        .merge(hls::router(find_origin))
+        .merge(hls::router(find_origin, viewers))
         .merge(commerce::router(shop))
         .merge(pages::router(pages_dir));
     for r in extra {

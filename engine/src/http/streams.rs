@@ -133,6 +133,11 @@ pub struct PublicView {
     pub whep_url: String,
     pub whip_url: String,
     pub started_at: Option<String>,
+    /// People playing the video now (WebRTC + LL-HLS players, over every engine process;
+    /// refreshed every 2 s).
+    pub viewers: u64,
+    /// The same, by transport, plus open `/ws` connections (pages with live updates).
+    pub audience: showroom_commerce::Viewers,
 }
 
 async fn info(
@@ -142,6 +147,7 @@ async fn info(
 ) -> Result<Json<PublicView>, ApiError> {
     let entry = state.find(&id).await?;
     let v = view(&state, &headers, &entry);
+    let audience = state.shop.viewers(&id);
     Ok(Json(PublicView {
         id: v.id,
         title: v.title,
@@ -151,6 +157,8 @@ async fn info(
         whep_url: v.whep_url,
         whip_url: v.whip_url,
         started_at: v.ingest.map(|i| i.started_at),
+        viewers: audience.viewers,
+        audience,
     }))
 }
 
