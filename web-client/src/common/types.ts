@@ -18,6 +18,28 @@ export interface CommerceEvent {
   data: any;
 }
 
+/** A stream's audience (`viewers` frame, `/info` `audience`, `/stats` `viewers`). */
+export interface Viewers {
+  /** People playing the video: WebRTC + LL-HLS players, over every engine. */
+  viewers: number;
+  webrtc: number;
+  llhls: number;
+  /** Open live-update connections (viewer pages, studio, moderators). */
+  connected: number;
+}
+
+/** `GET /api/v1/streams/{id}/stats` (host, moderator or admin). */
+export interface StreamStats {
+  stream_id: string;
+  viewers: Viewers;
+  reactions: number;
+  chat_messages: number;
+  gifts: number;
+  gift_coins: number;
+  orders: { paid: number; pending: number; failed: number };
+  revenue: { currency: string; total_minor: number }[];
+}
+
 export interface Product {
   id: string;
   title: string;

@@ -2,7 +2,7 @@
 // per-stream sequence, reconnect with `since=<last seq>` so nothing is missed, `resync` when the
 // server no longer has that history (the page then reloads its state over REST).
 
-import type { CommerceEvent } from './types';
+import type { CommerceEvent, Viewers } from './types';
 
 export type Link = 'connecting' | 'open' | 'reconnecting';
 
@@ -12,6 +12,8 @@ export interface EventSocketHandlers {
   onResync(): void;
   onLink(state: Link, detail?: string): void;
   onHello?(hello: { user_id: string; role: string; head_seq: number }): void;
+  /** The stream's audience, sent on connect and whenever it changes (not sequenced). */
+  onViewers?(v: Viewers): void;
 }
 
 /** Reconnect delay after `attempt` failures: 0.5 s doubling to 10 s. */
@@ -99,6 +101,9 @@ export class EventSocket {
       case 'resync':
         this.last = f.head_seq;
         this.h.onResync();
+        break;
+      case 'viewers':
+        this.h.onViewers?.(f as Viewers);
         break;
       case 'error':
         console.warn('showroom: websocket error frame', f.code, f.message);

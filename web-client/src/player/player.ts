@@ -23,6 +23,14 @@ export interface PlayerOptions {
   retryMs?: number;
   /** Buffering longer than this restarts the player (default 8 s). */
   stallMs?: number;
+  /** Sent as `cid` on LL-HLS playlist requests: the server counts this page as one viewer. */
+  clientId?: string;
+}
+
+/** `url` with `cid=<id>` added (playlists only: the server counts viewers from them). */
+export function withClientId(url: string, id: string | undefined): string {
+  if (!id || !/\.m3u8(\?|$)/.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}cid=${encodeURIComponent(id)}`;
 }
 
 export class Player {
@@ -127,7 +135,7 @@ export class Player {
     if (this.stopped) return;
     if (!Hls.isSupported()) {
       if (this.video.canPlayType('application/vnd.apple.mpegurl')) {
-        this.video.src = this.opts.hlsUrl; // Safari: native LL-HLS
+        this.video.src = withClientId(this.opts.hlsUrl, this.opts.clientId); // Safari: native LL-HLS
         this.use('ll-hls');
         void this.video.play().catch(() => undefined);
         return;
@@ -136,7 +144,18 @@ export class Player {
       return;
     }
     // maxLiveSyncPlaybackRate: catch up (up to 1.5x) after a stall instead of staying behind.
-    const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, manifestLoadingMaxRetry: 0 });
+    const cid = this.opts.clientId;
+    const hls = new Hls({
+      lowLatencyMode: true,
+      maxLiveSyncPlaybackRate: 1.5,
+      backBufferLength: 30,
+      manifestLoadingMaxRetry: 0,
+      // hls.js opens the request itself unless xhrSetup did: add the viewer-count id to playlists.
+      xhrSetup: cid ? (xhr, url) => {
+        const u = withClientId(url, cid);
+        if (u !== url) xhr.open('GET', u, true);
+      } : undefined,
+    });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       void this.video.play().catch(() => {

@@ -1,12 +1,13 @@
 // The host studio /studio/{id}: log in with the stream key, OBS settings, browser go-live over
 // WHIP, shop controls and live stats.
 
-import { Api, apiBase, money, streamIdFromPath } from '../common/api';
+import { Api, apiBase, streamIdFromPath } from '../common/api';
 import { $, copyButton, replace, say } from '../common/dom';
 import { endStream, probeLive, staffLogin, streamView, type StaffSession } from '../common/staff';
 import { EventSocket } from '../common/ws';
 import { Controls } from './controls';
 import { GoLive } from './golive';
+import { LiveStats } from './stats';
 
 const PANELS = ['stats-panel', 'obs-panel', 'golive-panel', 'products-panel', 'polls-panel', 'flash-panel'];
 
@@ -78,28 +79,22 @@ function start(id: string, base: string, api: Api, session: StaffSession): void 
   const controls = new Controls(api, id);
   void controls.load().catch((e) => say($('products-msg'), `Could not load the shop: ${e.message}`, 'error'));
 
-  // Stats from the event stream. Orders are private events: visible here only with the admin key.
-  let reactions = 0;
-  let orders = 0;
-  const revenue = new Map<string, number>();
-  const paid = new Set<string>();
-  if (session.role !== 'admin') $('stats-note').textContent = 'Orders and revenue need the admin key (order events are private to buyers and admins). The viewer count is not published by the server yet.';
-  else $('stats-note').textContent = 'The viewer count is not published by the server yet.';
+  // Live stats: GET /stats (staff) on load, after each event that changes them, on each viewer
+  // count the socket pushes, and every 5 s in case the socket is down.
+  const stats = new LiveStats(api, id);
   const socket = new EventSocket(base, id, session.token, {
     onEvent: (ev) => {
       controls.event(ev.kind, ev.data);
-      if (ev.kind === 'chat.reaction') $('st-reactions').textContent = String(++reactions);
-      if (ev.kind === 'order.updated' && ev.data.status === 'paid' && !paid.has(ev.data.order_id)) {
-        paid.add(ev.data.order_id);
-        $('st-orders').textContent = String(++orders);
-        revenue.set(ev.data.currency, (revenue.get(ev.data.currency) ?? 0) + ev.data.total_minor);
-        $('st-revenue').textContent = [...revenue].map(([c, m]) => money(m, c)).join(' + ');
-      }
+      stats.event(ev.kind);
     },
+    onViewers: (v) => stats.viewers(v),
     onResync: () => void controls.load(),
     onLink: () => undefined,
   });
   socket.start();
+  (window as any).__showroom.stats = stats;
+  void stats.refresh();
+  setInterval(() => void stats.refresh(), 5_000);
 
   const refreshState = async () => {
     const view = session.role === 'admin' ? await streamView(api, id, session.token).catch(() => null) : null;

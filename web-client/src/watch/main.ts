@@ -4,7 +4,8 @@
 
 import { Api, apiBase, streamIdFromPath } from '../common/api';
 import { $, say } from '../common/dom';
-import type { CommerceEvent } from '../common/types';
+import type { CommerceEvent, Viewers } from '../common/types';
+import { newClientId, viewersLabel, viewersText } from '../common/viewers';
 import { EventSocket } from '../common/ws';
 import { Player, type Transport } from '../player/player';
 import { StreamTimeScheduler } from '../player/scheduler';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 
   const player = new Player(
     video,
-    { whepUrl: `${base}/whep/${encodeURIComponent(id)}`, hlsUrl: `${base}/hls/${encodeURIComponent(id)}/index.m3u8`, prefer },
+    { whepUrl: `${base}/whep/${encodeURIComponent(id)}`, hlsUrl: `${base}/hls/${encodeURIComponent(id)}/index.m3u8`, prefer, clientId: newClientId() },
     {
       onState: (s, message) => {
         say(status, message, s === 'offline' ? 'error' : 'info');
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
         const el = $('transport');
         el.textContent = t === 'webrtc' ? 'WebRTC' : t === 'll-hls' ? 'LL-HLS' : '—';
         el.title = why ? `Transport in use (${why})` : 'Transport in use';
+        el.setAttribute('aria-label', t === 'none' ? 'No transport yet' : `Playing over ${el.textContent}`);
         el.dataset.transport = t;
       },
     },
@@ -72,7 +74,21 @@ async function main(): Promise<void> {
   const scheduler = new StreamTimeScheduler<CommerceEvent>();
   const applied: Applied[] = [];
   const arrivals = new Map<number, number>();
-  const debug = { player, applied, scheduler, userId: '' as string };
+  const debug = { player, applied, scheduler, userId: '' as string, viewers: null as Viewers | null };
+  const showViewers = (v: Viewers) => {
+    debug.viewers = v;
+    const el = $('viewers');
+    el.hidden = false;
+    el.textContent = viewersText(v.viewers);
+    el.setAttribute('aria-label', viewersLabel(v));
+    el.dataset.count = String(v.viewers);
+  };
+  fetch(`${base}/api/v1/streams/${encodeURIComponent(id)}/info`)
+    .then((r) => (r.ok ? r.json() : null))
+    .then((info: { audience?: Viewers } | null) => {
+      if (info?.audience && debug.viewers === null) showViewers(info.audience);
+    })
+    .catch(() => undefined);
   (window as any).__showroom = debug;
 
   const apply = (ev: CommerceEvent) => {
@@ -131,6 +147,7 @@ async function main(): Promise<void> {
       scheduler.clear();
       void loadAll();
     },
+    onViewers: showViewers,
     onLink: (s, detail) => say($('link'), s === 'open' ? '' : detail ?? (s === 'connecting' ? 'Connecting to live updates…' : 'Reconnecting…'), s === 'reconnecting' ? 'error' : 'info'),
   });
   socket.start();
@@ -162,6 +179,8 @@ async function main(): Promise<void> {
     $('transport').textContent = 'Replay';
     void replay.start(api, id, vod, base);
   } else void player.start();
+  // Leaving the page hangs up (WHEP DELETE): the server stops counting this viewer at once.
+  addEventListener('pagehide', () => player.stop());
 
   setInterval(() => {
     const now = Date.now();

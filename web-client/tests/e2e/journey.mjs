@@ -4,9 +4,11 @@
 //   1. studio: browser go-live over WHIP       → PENDING on WebRTC (the plain "use OBS" error is checked)
 //   2. viewer: WHEP fails → hls.js plays, frames decoded grow (WebRTC framesDecoded: PENDING)
 //   3. host pins a product; the viewer's overlay shows it once playback reaches the pin's PDT
-//   4. viewer buys; the order exists in the API
+//   4. viewer buys; the order exists in the API; the studio's live stats (host token) show the
+//      order, the revenue and the viewer's reaction
 //   5. a poll vote counts
 //   6. the moderator bans the viewer; the viewer's next message is refused
+// Throughout: the viewer count (badge and /info) counts the viewer while it plays (WebRTC, LL-HLS).
 // Screenshots go to web-client/test-results/; with UPDATE_SCREENSHOTS=1 also to docs/screenshots/.
 // Exit 0 = all non-pending steps passed.
 
@@ -62,6 +64,23 @@ async function main() {
     console.log(`pages served by ${pages.servedBy} at ${pages.base}`);
     browser = await launchBrowser();
     const url = (kind, extra = '') => `${pages.base}/${kind}/${id}${pages.query}${extra}`;
+    const info = async (sid = id) => (await fetch(`${engine.base}/api/v1/streams/${sid}/info`)).json();
+    /** Wait until /info and the page's badge count this page's player on `transport`. */
+    const counted = async (page, transport) => {
+      const field = transport === 'webrtc' ? 'webrtc' : 'llhls';
+      const i = await waitFor(`/info to count the ${transport} viewer`, async () => {
+        const v = await info();
+        return v.viewers >= 1 && v.audience?.[field] >= 1 ? v : null;
+      }, 15_000, 250);
+      const badge = await waitFor('the viewer badge', () => page.evaluate(() => {
+        const el = document.querySelector('#viewers');
+        return el && !el.hidden && Number(el.dataset.count) >= 1 ? { text: el.textContent, label: el.getAttribute('aria-label') } : null;
+      }), 15_000, 250);
+      if (!/watching$/.test(badge.text) || !new RegExp(`on ${transport === 'webrtc' ? 'WebRTC' : 'LL-HLS'}`).test(badge.label)) {
+        throw new Error(`viewer badge reads "${badge.text}" / "${badge.label}"`);
+      }
+      return `/info viewers ${i.viewers} (webrtc ${i.audience.webrtc}, llhls ${i.audience.llhls}, ${i.audience.connected} sockets); badge "${badge.text}" [${badge.label}]`;
+    };
     const logs = [];
     const watchConsole = (name, page) => page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
 
@@ -138,6 +157,7 @@ async function main() {
       await rtc.goto(url('watch'));
       await rtc.waitForFunction(() => window.__showroom?.player?.transport === 'webrtc' && window.__showroom.player.state === 'playing', null, { timeout: 30_000 });
       step('2b. framesDecoded grows over WebRTC (WHEP)', 'ok', await frames(rtc, 'WebRTC'));
+      step('2c. the WebRTC viewer is counted (badge and /info)', 'ok', await counted(rtc, 'webrtc'));
       await rtc.close();
       await viewer.goto(url('watch') + (pages.query ? '&' : '?') + 'transport=ll-hls');
     }
@@ -149,6 +169,7 @@ async function main() {
     if (badge !== 'LL-HLS') throw new Error(`transport badge says ${badge}`);
     const lat = await viewer.evaluate(() => window.__showroom.player.latencyMs(Date.now()));
     step('2a. viewer falls back to hls.js and plays', 'ok', `${fallback}; ${grown}; badge "${badge}"; ${lat} ms behind PDT`);
+    step('2d. the LL-HLS viewer is counted (badge and /info)', 'ok', await counted(viewer, 'll-hls'));
     if (whepMissing) step('2b. framesDecoded grows over WebRTC (WHEP)', 'pending', `PENDING on WebRTC: POST /whep/${id} answers ${whepStatus}`);
 
     // The viewer picks a name (named token) and says hello.
@@ -183,6 +204,24 @@ async function main() {
       throw new Error(`unexpected order: ${JSON.stringify(order)}`);
     }
     step('4. viewer buys; the order exists in the API', 'ok', `${orderId}: ${order.status}, ${order.total_minor} ${order.currency}, user ${order.user_id}`);
+
+    // 4b. Live stats in the studio (logged in with the stream key: a host token, not the admin
+    //     key): the order, the revenue, a reaction of the viewer's, and the viewer count.
+    await viewer.click('#chat li[data-message-id]:has(.text:text("hello from Vera")) button[aria-label^="React"] >> nth=0');
+    const st = await waitFor('the studio stats to show the order', () => studio.evaluate(() => {
+      const t = (id) => document.getElementById(id)?.textContent ?? '';
+      return t('st-orders') === '1' && /49/.test(t('st-revenue')) && t('st-reactions') === '1' && Number(t('st-viewers')) >= 1
+        ? { orders: t('st-orders'), revenue: t('st-revenue'), reactions: t('st-reactions'), viewers: t('st-viewers') } : null;
+    }), 15_000, 250);
+    const apiStats = await hostApi(`${s}/stats`);
+    if (apiStats.orders.paid !== 1 || apiStats.revenue.length !== 1 || apiStats.revenue[0].currency !== 'EUR' || apiStats.revenue[0].total_minor !== 4900 || apiStats.reactions !== 1) {
+      throw new Error(`unexpected stats for the host: ${JSON.stringify(apiStats)}`);
+    }
+    const viewerToken = await viewer.evaluate(() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('showroom.viewer.'))[1]).token);
+    const refused = await fetch(`${engine.base}${s}/stats`, { headers: { authorization: `Bearer ${viewerToken}` } });
+    if (refused.status !== 403) throw new Error(`a viewer token must not read the stats: ${refused.status}`);
+    step('4b. studio live stats (host token): order, revenue, reaction, viewers', 'ok',
+      `studio shows ${st.orders} order, ${st.revenue}, ${st.reactions} reaction, ${st.viewers} watching; /stats agrees; a viewer token gets 403`);
 
     // Gifts: coins granted by the admin, spent by the viewer.
     await admin(`/api/v1/users/${viewerId}/coins`, { method: 'POST', body: { amount: 20 } });
@@ -223,14 +262,22 @@ async function main() {
     const orders = await api(engine.base, '/api/v1/orders', { token: await viewer.evaluate(() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('showroom.viewer.'))[1]).token) });
     const flashOrder = orders.orders.find((o) => o.source !== 'cart' && o.items?.[0]?.product_id === p2.id);
     if (!flashOrder || flashOrder.total_minor !== 1200) throw new Error(`flash order missing: ${JSON.stringify(orders)}`);
+    // The stock event can arrive before the purchase answer: wait for the second row.
+    await viewer.waitForFunction(() => document.querySelectorAll('#orders li[data-order-id]').length >= 2, null, { timeout: 10_000 }).catch(() => undefined);
     const orderRows = await viewer.$$eval('#orders li[data-order-id]', (els) => els.map((e) => e.getAttribute('data-order-id')));
     if (orderRows.length !== 2 || new Set(orderRows).size !== 2 || !orderRows.includes(orderId) || !orderRows.includes(flashOrder.id)) {
       throw new Error(`the viewer's order list should hold both orders once: ${JSON.stringify(orderRows)}`);
     }
-    step('flash sale card: countdown, stock, purchase', 'ok', `"${countdown}", stock 5 → 4, order ${flashOrder.id} ${flashOrder.status} ${flashOrder.total_minor}`);
+    const st2 = await waitFor('the studio stats to add the flash order', () => studio.evaluate(() => {
+      const t = (id) => document.getElementById(id)?.textContent ?? '';
+      return t('st-orders') === '2' && /61/.test(t('st-revenue')) ? t('st-revenue') : null;
+    }), 15_000, 250);
+    step('flash sale card: countdown, stock, purchase', 'ok', `"${countdown}", stock 5 → 4, order ${flashOrder.id} ${flashOrder.status} ${flashOrder.total_minor}; studio revenue ${st2}`);
 
     // 6. The moderator bans the viewer; the viewer's next message is refused.
     const mod = await hostApi(`${s}/tokens`, { method: 'POST', body: { role: 'moderator', name: 'Mo' } });
+    const modStats = await api(engine.base, `${s}/stats`, { token: mod.token });
+    if (modStats.orders.paid !== 2) throw new Error(`moderator stats: ${JSON.stringify(modStats)}`);
     const moderator = await browser.newPage();
     watchConsole('moderator', moderator);
     await moderator.goto(url('moderate', `#token=${mod.token}`));
