@@ -154,3 +154,32 @@ fn error(status: StatusCode, reason: &str) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_key_is_the_cid_else_address_and_user_agent() {
+        let mut h = HeaderMap::new();
+        h.insert(header::USER_AGENT, HeaderValue::from_static("Lavf/60"));
+        let peer: Option<SocketAddr> = "127.0.0.1:5000".parse().ok();
+        assert_eq!(
+            client_key(Some("_HLS_msn=4&_HLS_part=1&cid=ab_9-Z"), &h, peer),
+            "cid:ab_9-Z"
+        );
+        // A bad cid (too long, odd characters) is ignored, not trusted.
+        let long = format!("cid={}", "a".repeat(65));
+        assert_eq!(client_key(Some(&long), &h, peer), "addr:127.0.0.1|Lavf/60");
+        assert_eq!(
+            client_key(Some("cid=a%20b"), &h, peer),
+            "addr:127.0.0.1|Lavf/60"
+        );
+        // The port is not part of the key: one player's several connections count once.
+        let other_port: Option<SocketAddr> = "127.0.0.1:6000".parse().ok();
+        assert_eq!(
+            client_key(None, &h, other_port),
+            client_key(Some("cid="), &h, peer)
+        );
+    }
+}
