@@ -228,7 +228,7 @@ async fn viewers_summed_over_engines_and_staff_stats() {
         Method::PUT,
         &format!("/api/v1/streams/{id}/cart/{pid}"),
         &viewer,
-        json!({"qty": 2}),
+        json!({"quantity": 2}),
     )
     .await;
     let order = ok(
