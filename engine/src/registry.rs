@@ -78,23 +78,33 @@ impl Registry {
     /// database and drops those deleted there.
     pub async fn refresh(&self) -> Result<(), DbError> {
         let records = self.db.list_streams().await?;
-        let mut maps = self.maps.write();
-        let mut keep = HashMap::with_capacity(records.len());
-        for record in records {
-            let entry = match maps.by_id.remove(&record.id) {
-                Some(entry) => entry,
-                None => self.start(record),
-            };
-            keep.insert(entry.record.id.clone(), entry);
+        let mut deleted = Vec::new();
+        {
+            let mut maps = self.maps.write();
+            let mut keep = HashMap::with_capacity(records.len());
+            for record in records {
+                let entry = match maps.by_id.remove(&record.id) {
+                    Some(entry) => entry,
+                    None => self.start(record),
+                };
+                keep.insert(entry.record.id.clone(), entry);
+            }
+            for (id, gone) in maps.by_id.drain() {
+                gone.bus.close();
+                deleted.push(id);
+            }
+            maps.by_key = keep
+                .values()
+                .map(|e| (e.record.stream_key.clone(), Arc::clone(e)))
+                .collect();
+            maps.by_id = keep;
         }
-        for (_, gone) in maps.by_id.drain() {
-            gone.bus.close();
+        // Deleted through another engine: this engine's recordings of it go too.
+        for id in deleted {
+            if let Err(e) = self.recording.recordings.delete(&id).await {
+                tracing::error!(stream = %id, error = %e, "recordings of a deleted stream could not be removed");
+            }
         }
-        maps.by_key = keep
-            .values()
-            .map(|e| (e.record.stream_key.clone(), Arc::clone(e)))
-            .collect();
-        maps.by_id = keep;
         Ok(())
     }
 
