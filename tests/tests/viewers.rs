@@ -104,22 +104,26 @@ fn ffmpeg_play(url: &str) -> Proc {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn viewers_summed_over_engines_and_staff_stats() {
+/// Two engines sharing PostgreSQL, Redis, the admin key and the token secret (one load-balanced
+/// deployment).
+async fn two_engines() -> (Postgres, Redis, Engine, Engine) {
     let pg = Postgres::start().expect("PostgreSQL");
     let redis = Redis::start().expect("redis-server");
-    let env = [
-        ("SHOWROOM_DATABASE__URL", pg.url()),
-        ("SHOWROOM_COMMERCE__REDIS_URL", redis.url()),
-        ("SHOWROOM_ADMIN_KEY", ADMIN.to_owned()),
-        (
-            "SHOWROOM_JWT_SECRET",
-            "viewers-test-jwt-secret-0123".to_owned(),
-        ),
+    let (db_url, redis_url) = (pg.url(), redis.url());
+    let shared = [
+        ("SHOWROOM_DATABASE__URL", db_url.as_str()),
+        ("SHOWROOM_COMMERCE__REDIS_URL", redis_url.as_str()),
+        ("SHOWROOM_ADMIN_KEY", ADMIN),
+        ("SHOWROOM_JWT_SECRET", "viewers-test-jwt-secret-0123"),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let a = Engine::start_with(&env).await.expect("engine A");
-    let b = Engine::start_with(&env).await.expect("engine B");
+    let a = Engine::start_with(&shared).await.expect("engine A");
+    let b = Engine::start_with(&shared).await.expect("engine B");
+    (pg, redis, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_summed_over_engines_and_staff_stats() {
+    let (_pg, _redis, a, b) = two_engines().await;
     let s = a.create_stream("viewers").await.expect("stream");
     let id = s["id"].as_str().unwrap().to_owned();
     let key = s["stream_key"].as_str().unwrap().to_owned();

@@ -123,6 +123,17 @@ export class Player {
     return p.kind === 'playing' ? nowWallMs - p.pdtMs : null;
   }
 
+  /** The page is going away: end the WebRTC session with a DELETE that outlives the page
+   *  (`keepalive`), so the server stops counting this viewer now, not when ICE times out. */
+  leave(): void {
+    const resource = this.whep?.session.resource;
+    if (resource) {
+      void fetch(resource, { method: 'DELETE', keepalive: true }).catch(() => undefined);
+      this.whep = null; // the browser closes the connection with the page
+    }
+    this.stop();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);

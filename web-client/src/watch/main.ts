@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     void replay.start(api, id, vod, base);
   } else void player.start();
   // Leaving the page hangs up (WHEP DELETE): the server stops counting this viewer at once.
-  addEventListener('pagehide', () => player.stop());
+  addEventListener('pagehide', () => player.leave());
 
   setInterval(() => {
     const now = Date.now();

@@ -169,7 +169,12 @@ async function main() {
     if (badge !== 'LL-HLS') throw new Error(`transport badge says ${badge}`);
     const lat = await viewer.evaluate(() => window.__showroom.player.latencyMs(Date.now()));
     step('2a. viewer falls back to hls.js and plays', 'ok', `${fallback}; ${grown}; badge "${badge}"; ${lat} ms behind PDT`);
-    step('2d. the LL-HLS viewer is counted (badge and /info)', 'ok', await counted(viewer, 'll-hls'));
+    const hlsCounted = await counted(viewer, 'll-hls');
+    if (!whepMissing) {
+      // The WebRTC pages left (one closed, one navigated away): their sessions were hung up.
+      await waitFor('the WebRTC viewers that left to be uncounted', async () => ((await info()).audience.webrtc === 0 ? true : null), 10_000, 250);
+    }
+    step('2d. the LL-HLS viewer is counted (badge and /info); WebRTC pages that left are not', 'ok', hlsCounted);
     if (whepMissing) step('2b. framesDecoded grows over WebRTC (WHEP)', 'pending', `PENDING on WebRTC: POST /whep/${id} answers ${whepStatus}`);
 
     // The viewer picks a name (named token) and says hello.
