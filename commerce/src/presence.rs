@@ -12,7 +12,7 @@
 //! The total reaches WebSocket clients as a `viewers` frame ([`frame`]:
 //! `{"v":1,"type":"viewers","stream_id":…,"viewers":…,"webrtc":…,"llhls":…,"connected":…}`): not an event — it is not sequenced, stored or replayed,
 //! and a newer count replaces an unsent older one (a `watch` channel per stream). It is sent when
-//! it changes and once on connect.
+//! it changes (checked at each report), not on connect: `/info` has the current count.
 
 use std::collections::HashMap;
 
@@ -96,10 +96,10 @@ impl Presence {
     }
 
     /// A WebSocket session's view of the stream's total; counts as one connection while held.
+    /// Only changes are sent (the new connection itself changes `connected` at the next report);
+    /// pages read the current count from `/info` when they load.
     pub fn subscribe(&self, stream_id: &str) -> watch::Receiver<Viewers> {
-        let mut rx = self.sender(stream_id).subscribe();
-        rx.mark_changed(); // the session sends the current count first
-        rx
+        self.sender(stream_id).subscribe()
     }
 
     /// Local `/ws` connections to this stream.

@@ -12,7 +12,7 @@ export interface EventSocketHandlers {
   onResync(): void;
   onLink(state: Link, detail?: string): void;
   onHello?(hello: { user_id: string; role: string; head_seq: number }): void;
-  /** The stream's audience, sent on connect and whenever it changes (not sequenced). */
+  /** The stream's audience whenever it changes (not sequenced; `/info` has it on load). */
   onViewers?(v: Viewers): void;
 }
 
