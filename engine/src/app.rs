@@ -81,7 +81,13 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         recordings: Recordings::new(config.recordings_dir()),
         config: config.recording.clone(),
     };
-    let registry = Registry::load(db.clone(), config.llhls.clone(), recording).await?;
+    let registry = Registry::load(
+        db.clone(),
+        config.llhls.clone(),
+        recording,
+        config.abr.clone(),
+    )
+    .await?;
     tokio::spawn(recording_sweep(
         Arc::clone(&registry),
         config.recording.clone(),

@@ -14,6 +14,7 @@ use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::llhls::{self, LlHlsConfig, Origin};
 use showroom_pipelines::record::{self, RecordConfig, Recorder, Recordings};
 use showroom_pipelines::stream::Stream;
+use showroom_pipelines::transcode::{self, AbrConfig, Ladder};
 
 use crate::db::{Database, DbError, StreamRecord};
 
@@ -25,6 +26,8 @@ pub struct Entry {
     pub origin: Arc<Origin>,
     /// The recorder (reads the bus for the stream's whole life), unless recording is off.
     pub recorder: Option<Arc<Recorder>>,
+    /// The ABR transcoder and its rendition buses (`None`: passthrough only).
+    pub ladder: Option<Ladder>,
 }
 
 /// Where and how streams are recorded.
@@ -44,6 +47,7 @@ pub struct Registry {
     db: Database,
     llhls: LlHlsConfig,
     recording: RecordingSetup,
+    abr: AbrConfig,
     maps: RwLock<Maps>,
 }
 
@@ -54,11 +58,13 @@ impl Registry {
         db: Database,
         llhls: LlHlsConfig,
         recording: RecordingSetup,
+        abr: AbrConfig,
     ) -> Result<Arc<Self>, DbError> {
         let registry = Arc::new(Self {
             db,
             llhls,
             recording,
+            abr,
             maps: RwLock::new(Maps::default()),
         });
         registry.refresh().await?;
@@ -90,7 +96,7 @@ impl Registry {
                 keep.insert(entry.record.id.clone(), entry);
             }
             for (id, gone) in maps.by_id.drain() {
-                gone.bus.close();
+                gone.close();
                 deleted.push(id);
             }
             maps.by_key = keep
@@ -118,11 +124,17 @@ impl Registry {
                 self.recording.config.clone(),
             )
         });
+        let ladder = transcode::spawn(&bus, self.abr.ladder_for(&record.id), &self.abr);
+        for (spec, rendition) in ladder.iter().flat_map(|l| l.renditions.iter()) {
+            let bps = u64::from(spec.bitrate_kbps) * 1000;
+            llhls::spawn_rendition(&origin, &spec.name, rendition, bps);
+        }
         Arc::new(Entry {
             record,
             bus,
             origin,
             recorder,
+            ladder,
         })
     }
 
@@ -173,7 +185,7 @@ impl Registry {
             let mut maps = self.maps.write();
             if let Some(entry) = maps.by_id.remove(id) {
                 maps.by_key.remove(&entry.record.stream_key);
-                entry.bus.close();
+                entry.close();
                 tracing::info!(stream = id, "stream deleted");
             }
         }
@@ -183,6 +195,16 @@ impl Registry {
             }
         }
         Ok(existed)
+    }
+}
+
+impl Entry {
+    /// The stream is gone: its bus and rendition buses refuse publishers from now on.
+    fn close(&self) {
+        self.bus.close();
+        if let Some(l) = &self.ladder {
+            l.close();
+        }
     }
 }
 

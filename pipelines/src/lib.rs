@@ -48,5 +48,6 @@ pub mod record;
 pub mod rtmp;
 pub mod rtp;
 pub mod stream;
+pub mod transcode;
 pub mod unit;
 pub mod whip;

@@ -34,6 +34,9 @@ pub struct FfmpegPublish {
     pub bframes: u32,
     pub seconds: Option<u32>,
     pub audio: bool,
+    /// libx264 `-preset` and `-b:v`.
+    pub preset: &'static str,
+    pub bitrate: &'static str,
 }
 
 impl Default for FfmpegPublish {
@@ -45,6 +48,8 @@ impl Default for FfmpegPublish {
             bframes: 0,
             seconds: None,
             audio: true,
+            preset: "veryfast",
+            bitrate: "800k",
         }
     }
 }
@@ -62,7 +67,12 @@ pub fn ffmpeg_publish(url: &str, opts: &FfmpegPublish) -> Proc {
         cmd.args(["-t", &t.to_string()]);
     }
     cmd.args([
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        opts.preset,
+        "-pix_fmt",
+        "yuv420p",
     ])
     .args([
         "-g",
@@ -70,7 +80,7 @@ pub fn ffmpeg_publish(url: &str, opts: &FfmpegPublish) -> Proc {
         "-keyint_min",
         &opts.gop.to_string(),
     ])
-    .args(["-sc_threshold", "0", "-b:v", "800k"]);
+    .args(["-sc_threshold", "0", "-b:v", opts.bitrate]);
     if opts.bframes == 0 {
         cmd.args(["-tune", "zerolatency"]);
     } else {

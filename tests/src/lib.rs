@@ -5,6 +5,7 @@
 //! before the tests); `SHOWROOM_BIN` overrides the path.
 
 pub mod clients;
+pub mod hls;
 pub mod services;
 
 use std::net::TcpListener;

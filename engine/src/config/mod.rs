@@ -12,6 +12,7 @@ use showroom_commerce::CommerceConfig;
 use showroom_pipelines::llhls::LlHlsConfig;
 use showroom_pipelines::record::RecordConfig;
 use showroom_pipelines::rtmp::RtmpConfig;
+use showroom_pipelines::transcode::AbrConfig;
 use showroom_signaling::WebRtcConfig;
 
 /// Everything `showroom serve` can be told. Every key is documented, with its default, in
@@ -36,6 +37,8 @@ pub struct Config {
     pub http: ListenConfig,
     pub rtmp: RtmpListenConfig,
     pub llhls: LlHlsConfig,
+    /// Adaptive bitrate: the rendition ladder transcoded from each stream (docs/abr.md).
+    pub abr: AbrConfig,
     pub database: DatabaseConfig,
     pub commerce: CommerceConfig,
     pub webrtc: WebRtcConfig,
@@ -86,6 +89,7 @@ impl Default for Config {
             },
             rtmp: RtmpListenConfig::default(),
             llhls: LlHlsConfig::default(),
+            abr: AbrConfig::default(),
             database: DatabaseConfig::default(),
             commerce: CommerceConfig::default(),
             webrtc: WebRtcConfig::default(),
@@ -187,6 +191,8 @@ pub enum ConfigError {
     Missing(PathBuf),
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    #[error("invalid [abr] ladder: {0}")]
+    Ladder(#[from] showroom_pipelines::transcode::LadderError),
 }
 
 impl Config {
@@ -202,6 +208,7 @@ impl Config {
         }
         figment = figment.merge(Env::prefixed("SHOWROOM_").split("__"));
         let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.abr.validate()?;
         if let Some(dir) = &overrides.data_dir {
             config.data_dir = dir.clone();
         }

@@ -63,3 +63,23 @@ fn unknown_keys_and_missing_files_are_errors() {
         Ok(())
     });
 }
+
+#[test]
+fn abr_ladders_are_checked_at_load() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "c.toml",
+            "[abr]\nladder = [{ name = \"hd\", height = 720, bitrate_kbps = 2500, max_fps = 30 }]\n[abr.streams]\nquiet = []\n",
+        )?;
+        let config = Config::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+        assert_eq!(config.abr.ladder_for("any")[0].name, "hd");
+        assert!(config.abr.ladder_for("quiet").is_empty());
+        jail.create_file(
+            "bad.toml",
+            "[abr]\nladder = [{ name = \"video\", height = 720, bitrate_kbps = 2500, max_fps = 30 }]\n",
+        )?;
+        let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::Ladder(_)), "{err}");
+        Ok(())
+    });
+}

@@ -1,8 +1,9 @@
 //! `/hls/{id}/...`: the thin HTTP mapping of the LL-HLS origin (all logic lives in
 //! `showroom_pipelines::llhls`).
 //!
-//! Files: `index.m3u8` (multivariant), `video.m3u8` / `audio.m3u8` (with `_HLS_msn`,
-//! `_HLS_part`, `_HLS_skip`), `{r}.init{epoch}.mp4`, `{r}.s{msn}.m4s`, `{r}.p{seq}.m4s`.
+//! Files: `index.m3u8` (multivariant), `video.m3u8` / `audio.m3u8` / `{rendition}.m3u8` (ABR
+//! ladder, docs/abr.md) (with `_HLS_msn`, `_HLS_part`, `_HLS_skip`), `{r}.init{epoch}.mp4`,
+//! `{r}.s{msn}.m4s`, `{r}.p{seq}.m4s`.
 //! Errors: 400 bad directives, 404 unknown/not live/evicted, 503 held too long.
 //!
 //! Each media playlist served counts its client as an LL-HLS viewer session

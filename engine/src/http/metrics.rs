@@ -49,6 +49,23 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Access units received per stream.",
         |e| e.bus.stats.units_in.load(Ordering::Relaxed),
     );
+    let abr = |e: &Entry, f: fn(&showroom_pipelines::transcode::TranscodeStats) -> u64| {
+        e.ladder.as_ref().map_or(0, |l| f(&l.stats))
+    };
+    per_stream(
+        &mut out,
+        &entries,
+        "showroom_abr_sessions_total",
+        "Publish sessions transcoded into the ABR ladder, per stream.",
+        |e| abr(e, |s| s.sessions.load(Ordering::Relaxed)),
+    );
+    per_stream(
+        &mut out,
+        &entries,
+        "showroom_abr_renditions_dropped_total",
+        "ABR renditions dropped because the machine could not transcode in real time.",
+        |e| abr(e, |s| s.dropped.load(Ordering::Relaxed)),
+    );
     let hls: Vec<_> = entries
         .iter()
         .map(|e| (&e.record.id, e.origin.stats()))

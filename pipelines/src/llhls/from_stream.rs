@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use super::codecs::AudioConfig;
 use super::origin::Origin;
+use super::origin_feed::Feed;
 use super::packager::{Output, Packager};
 use super::segmenter::{Segmenter, SegmenterConfig, Step};
 use super::store::VideoInfo;
@@ -23,11 +24,37 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 pub fn spawn(stream: Arc<Stream>, config: super::LlHlsConfig) -> Arc<Origin> {
     let reader = stream.subscribe("llhls", config.queue_units);
     let origin = Arc::new(Origin::new(stream.id(), config));
-    tokio::spawn(run(reader, Arc::clone(&origin)));
+    let feeds = vec![
+        Feed {
+            name: "video".into(),
+            kind: TrackKind::Video,
+            transcoded: None,
+        },
+        Feed {
+            name: "audio".into(),
+            kind: TrackKind::Audio,
+            transcoded: None,
+        },
+    ];
+    tokio::spawn(run(reader, Arc::clone(&origin), feeds));
     origin
 }
 
-async fn run(mut reader: Reader, origin: Arc<Origin>) {
+/// Adds a transcoded rendition to `origin`: the video of `bus` (a rendition bus of the
+/// [`crate::transcode`] ladder) is packaged as `{name}.m3u8` and listed in the multivariant
+/// playlist while its sessions run with the source's. `bitrate_bps` is announced in
+/// BANDWIDTH until a segment was measured.
+pub fn spawn_rendition(origin: &Arc<Origin>, name: &str, bus: &Stream, bitrate_bps: u64) {
+    let reader = bus.subscribe("llhls", origin.config.queue_units);
+    let feeds = vec![Feed {
+        name: name.to_string(),
+        kind: TrackKind::Video,
+        transcoded: Some(bitrate_bps),
+    }];
+    tokio::spawn(run(reader, Arc::clone(origin), feeds));
+}
+
+async fn run(mut reader: Reader, origin: Arc<Origin>, feeds: Vec<Feed>) {
     let mut live: Option<Live> = None;
     while let Some(event) = reader.recv().await {
         match event {
@@ -35,7 +62,7 @@ async fn run(mut reader: Reader, origin: Arc<Origin>) {
                 if let Some(old) = live.take() {
                     old.finish(&origin).await;
                 }
-                live = Live::start(&origin, session);
+                live = Live::start(&origin, session, &feeds);
             }
             Event::Unit(unit) => {
                 if let Some(l) = live.as_mut() {
@@ -65,6 +92,7 @@ struct Track {
 /// One publish session being packaged.
 struct Live {
     epoch: u64,
+    feeds: Vec<Feed>,
     segmenter: Segmenter<Bytes>,
     video: Option<Track>,
     audio: Option<Track>,
@@ -90,13 +118,17 @@ fn frame_of(session: &Session, kind: TrackKind) -> Option<Duration> {
 }
 
 impl Live {
-    fn start(origin: &Arc<Origin>, session: Arc<Session>) -> Option<Self> {
-        let kinds: Vec<TrackKind> = session
-            .tracks
+    fn start(origin: &Arc<Origin>, session: Arc<Session>, feeds: &[Feed]) -> Option<Self> {
+        let feeds: Vec<Feed> = feeds
             .iter()
-            .filter(|t| matches!(t.codec, Codec::H264 { .. } | Codec::Aac { .. }))
-            .map(|t| t.kind)
+            .filter(|f| {
+                session
+                    .track(f.kind)
+                    .is_some_and(|t| matches!(t.codec, Codec::H264 { .. } | Codec::Aac { .. }))
+            })
+            .cloned()
             .collect();
+        let kinds: Vec<TrackKind> = feeds.iter().map(|f| f.kind).collect();
         if kinds.is_empty() {
             tracing::warn!(
                 stream = origin.id(),
@@ -109,7 +141,7 @@ impl Live {
             tracing::error!(stream = origin.id(), error = %e, "llhls: GStreamer unavailable");
             return None;
         }
-        let served = origin.begin_session(&session, &kinds);
+        let served = origin.begin_session(&session, &feeds);
         let cfg = &origin.config;
         let seg_cfg = SegmenterConfig {
             part: cfg.part_duration(),
@@ -124,17 +156,19 @@ impl Live {
         };
         let mut live = Self {
             epoch: session.epoch,
+            feeds: feeds.clone(),
             segmenter: Segmenter::new(&seg_cfg),
             video: None,
             audio: None,
             steps: Vec::with_capacity(8),
         };
-        for kind in kinds {
+        for feed in &feeds {
+            let kind = feed.kind;
             let Some(track) = session.track(kind) else {
                 continue;
             };
             let (tx, eos) = oneshot::channel();
-            let sink = output_sink(Arc::clone(origin), kind, session.epoch, tx);
+            let sink = output_sink(Arc::clone(origin), feed.name.clone(), session.epoch, tx);
             let frame = frame_of(&session, kind);
             match Packager::start(
                 origin.id(),
@@ -160,6 +194,7 @@ impl Live {
         tracing::info!(
             stream = origin.id(),
             epoch = live.epoch,
+            renditions = ?live.feeds.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
             "llhls: packaging session"
         );
         Some(live)
@@ -214,7 +249,7 @@ impl Live {
                 tracing::warn!(stream = origin.id(), kind = ?t.packager.kind(), "llhls: packager did not flush in time");
             }
         }
-        origin.end_session(self.epoch);
+        origin.end_session(self.epoch, &self.feeds);
         tracing::info!(
             stream = origin.id(),
             epoch = self.epoch,
@@ -225,16 +260,16 @@ impl Live {
 
 fn output_sink(
     origin: Arc<Origin>,
-    kind: TrackKind,
+    rendition: String,
     epoch: u64,
     eos: oneshot::Sender<()>,
 ) -> Arc<dyn Fn(Output) + Send + Sync> {
     let eos = Mutex::new(Some(eos));
     Arc::new(move |out| match out {
         Output::Init(bytes, caps) => {
-            origin.push_init(kind, epoch, bytes, caps.as_ref().and_then(video_info))
+            origin.push_init(&rendition, epoch, bytes, caps.as_ref().and_then(video_info))
         }
-        Output::Part(meta, bytes) => origin.push_part(kind, epoch, &meta, bytes),
+        Output::Part(meta, bytes) => origin.push_part(&rendition, epoch, &meta, bytes),
         Output::Eos => {
             if let Some(tx) = eos.lock().take() {
                 let _ = tx.send(());

@@ -57,7 +57,7 @@ mod store;
 pub use config::LlHlsConfig;
 pub use daterange::DateRange;
 pub use error::OriginError;
-pub use from_stream::spawn;
+pub use from_stream::{spawn, spawn_rendition};
 pub use origin::{HlsBody, Origin, OriginStats};
 pub use playlist::pdt;
 pub use request::{PlaylistQuery, Resource};

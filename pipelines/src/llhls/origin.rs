@@ -48,19 +48,10 @@ pub struct Origin {
     id: String,
     pub(super) config: LlHlsConfig,
     pub(super) state: Mutex<State>,
-    /// Bumped on every change of the video (0) / audio (1) rendition.
-    pub(super) notify: [watch::Sender<u64>; 2],
     pub(super) parts: AtomicU64,
     pub(super) segments: AtomicU64,
     requests: AtomicU64,
     held: AtomicI64,
-}
-
-pub(super) fn slot(kind: TrackKind) -> usize {
-    match kind {
-        TrackKind::Video => 0,
-        TrackKind::Audio => 1,
-    }
 }
 
 struct HeldGuard<'a>(&'a AtomicI64);
@@ -81,7 +72,6 @@ impl Origin {
                 window,
                 ..State::default()
             }),
-            notify: [watch::channel(0).0, watch::channel(0).0],
             parts: AtomicU64::new(0),
             segments: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -137,23 +127,23 @@ impl Origin {
         })
     }
 
-    fn index(&self, rendition: &str) -> Result<(usize, usize), OriginError> {
+    /// The rendition's index and a receiver of its change notifications.
+    fn index(&self, rendition: &str) -> Result<(usize, watch::Receiver<u64>), OriginError> {
         let st = self.state.lock();
         if st.renditions.is_empty() {
             return Err(OriginError::NotLive);
         }
         let (idx, r) = st.rendition(rendition).ok_or(OriginError::NotFound)?;
-        Ok((idx, slot(r.kind)))
+        Ok((idx, r.notify.subscribe()))
     }
 
     /// Waits (at most `max_hold`) until `ready` holds for rendition `idx`.
     async fn wait(
         &self,
         idx: usize,
-        slot: usize,
+        mut rx: watch::Receiver<u64>,
         ready: impl Fn(&Rendition) -> bool,
     ) -> Result<(), OriginError> {
-        let mut rx = self.notify[slot].subscribe();
         let check = || self.state.lock().renditions.get(idx).is_some_and(&ready);
         if check() {
             return Ok(());
@@ -184,7 +174,7 @@ impl Origin {
         query: &PlaylistQuery,
     ) -> Result<HlsBody, OriginError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let (idx, slot) = self.index(rendition)?;
+        let (idx, rx) = self.index(rendition)?;
         {
             let st = self.state.lock();
             if !st.live() {
@@ -206,7 +196,7 @@ impl Origin {
         let cache = match query.msn {
             Some(msn) => {
                 let part = query.part;
-                self.wait(idx, slot, |r| r.has_reached(msn, part)).await?;
+                self.wait(idx, rx, |r| r.has_reached(msn, part)).await?;
                 BLOCKING_PLAYLIST_CACHE
             }
             None => PLAIN_PLAYLIST_CACHE,
@@ -256,7 +246,7 @@ impl Origin {
     /// held until they exist, then sent whole.
     pub async fn part(&self, rendition: &str, seq: u64) -> Result<HlsBody, OriginError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let (idx, slot) = self.index(rendition)?;
+        let (idx, rx) = self.index(rendition)?;
         {
             let st = self.state.lock();
             let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
@@ -264,7 +254,7 @@ impl Origin {
                 return Err(OriginError::NotFound);
             }
         }
-        self.wait(idx, slot, |r| seq < r.next_seq).await?;
+        self.wait(idx, rx, |r| seq < r.next_seq).await?;
         let st = self.state.lock();
         let r = st.renditions.get(idx).ok_or(OriginError::NotFound)?;
         let bytes = r.part_bytes(seq).ok_or(OriginError::NotFound)?;

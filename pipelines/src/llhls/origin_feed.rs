@@ -4,30 +4,52 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::origin::{slot, Origin};
+use super::origin::Origin;
 use super::segmenter::ClosedPart;
 use super::store::{Rendition, VideoInfo};
 use crate::stream::Session;
 use crate::unit::TrackKind;
 
+/// A rendition a reader packages: its playlist name and track.
+#[derive(Debug, Clone)]
+pub(super) struct Feed {
+    pub name: String,
+    pub kind: TrackKind,
+    /// A transcoded rendition (see [`Rendition::transcoded`]), with its configured bit/s.
+    pub transcoded: Option<u64>,
+}
+
 impl Origin {
-    /// A publish session starts: renditions for its tracks, discontinuity, aligned MSNs.
-    /// Returns the TARGETDURATION and PART-TARGETs already served, if any.
-    pub(super) fn begin_session(&self, session: &Session, tracks: &[TrackKind]) -> Served {
+    /// A publish session starts for `feeds`: renditions created, discontinuity, MSNs aligned
+    /// with every other rendition of the same epoch (the first to begin an epoch fixes its
+    /// first MSN). Returns the TARGETDURATION and PART-TARGETs already served, if any.
+    pub(super) fn begin_session(&self, session: &Session, feeds: &[Feed]) -> Served {
         let mut st = self.state.lock();
         st.touch();
-        for &kind in tracks {
-            if !st.renditions.iter().any(|r| r.kind == kind) {
-                st.renditions.push(Rendition::new(kind));
-                st.renditions.sort_by_key(|r| slot(r.kind));
+        for f in feeds {
+            if st.rendition(&f.name).is_none() {
+                let mut r = Rendition::named(f.kind, f.name.clone(), f.transcoded.is_some());
+                r.nominal_bps = f.transcoded;
+                st.renditions.push(r);
             }
         }
-        for r in &mut st.renditions {
-            r.close_open();
-        }
-        let next = st.renditions.iter().map(|r| r.next_msn).max().unwrap_or(0);
-        for r in &mut st.renditions {
-            r.begin(session.epoch, session.anchor, next);
+        let base = match st.epoch_base {
+            Some((epoch, base)) if epoch == session.epoch => base,
+            _ => {
+                for r in &mut st.renditions {
+                    r.close_open();
+                }
+                let base = st.renditions.iter().map(|r| r.next_msn).max().unwrap_or(0);
+                st.epoch_base = Some((session.epoch, base));
+                base
+            }
+        };
+        for r in st
+            .renditions
+            .iter_mut()
+            .filter(|r| feeds.iter().any(|f| f.name == r.name))
+        {
+            r.begin(session.epoch, session.anchor, base);
             if let Some(t) = session.track(r.kind) {
                 r.codec = super::codecs::codec_string(&t.codec).or(r.codec.take());
                 if let crate::unit::Codec::Aac { config } = &t.codec {
@@ -35,11 +57,9 @@ impl Origin {
                 }
             }
         }
-        let part_limit = |k| {
-            st.renditions
-                .iter()
-                .find(|r| r.kind == k)
-                .and_then(|r| r.part_target)
+        let part_limit = |k: TrackKind| {
+            let f = feeds.iter().find(|f| f.kind == k)?;
+            st.rendition(&f.name).and_then(|(_, r)| r.part_target)
         };
         let served = Served {
             target: st.target,
@@ -53,14 +73,14 @@ impl Origin {
 
     pub(super) fn push_init(
         &self,
-        kind: TrackKind,
+        rendition: &str,
         epoch: u64,
         bytes: Bytes,
         info: Option<VideoInfo>,
     ) {
         let mut st = self.state.lock();
         st.touch();
-        if let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) {
+        if let Some(r) = st.renditions.iter_mut().find(|r| r.name == rendition) {
             r.inits.insert(epoch, bytes);
             if info.is_some() {
                 r.video = info;
@@ -68,11 +88,16 @@ impl Origin {
         }
     }
 
-    pub(super) fn push_part(&self, kind: TrackKind, epoch: u64, meta: &ClosedPart, bytes: Bytes) {
+    pub(super) fn push_part(&self, rendition: &str, epoch: u64, meta: &ClosedPart, bytes: Bytes) {
         let mut st = self.state.lock();
         st.touch();
         let window = st.window;
-        let Some(r) = st.renditions.iter_mut().find(|r| r.kind == kind) else {
+        if st.epoch_base.is_some_and(|(newest, _)| newest > epoch) {
+            // A late part of an older session (a rendition still flushing): its MSNs are gone.
+            tracing::debug!(stream = %self.id(), rendition, epoch, "llhls: part of a superseded session dropped");
+            return;
+        }
+        let Some(r) = st.renditions.iter_mut().find(|r| r.name == rendition) else {
             return;
         };
         if !r.push_part(epoch, meta, bytes) {
@@ -80,6 +105,7 @@ impl Origin {
             return;
         }
         r.evict(window);
+        let notify = r.notify.clone();
         self.parts.fetch_add(1, Ordering::Relaxed);
         if meta.last_of_segment {
             self.segments.fetch_add(1, Ordering::Relaxed);
@@ -95,14 +121,19 @@ impl Origin {
             st.dateranges.retain(|d| d.relevant_after(oldest));
         }
         drop(st);
-        self.notify[slot(kind)].send_modify(|v| *v += 1);
+        notify.send_modify(|v| *v += 1);
     }
 
-    /// The session is over: a segment left open is closed.
-    pub(super) fn end_session(&self, epoch: u64) {
+    /// The session of `renditions` is over: a segment left open is closed.
+    pub(super) fn end_session(&self, epoch: u64, renditions: &[Feed]) {
         let mut st = self.state.lock();
         st.touch();
-        for r in st.renditions.iter_mut().filter(|r| r.epoch == epoch) {
+        for r in st
+            .renditions
+            .iter_mut()
+            .filter(|r| r.epoch == epoch && renditions.iter().any(|f| f.name == r.name))
+        {
+            r.ended = true;
             if r.open().is_some() {
                 r.close_open();
                 self.segments.fetch_add(1, Ordering::Relaxed);
@@ -113,8 +144,9 @@ impl Origin {
     }
 
     fn bump_all(&self) {
-        for n in &self.notify {
-            n.send_modify(|v| *v += 1);
+        let st = self.state.lock();
+        for r in &st.renditions {
+            r.notify.send_modify(|v| *v += 1);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use super::state::State;
-use super::store::Rendition;
+use super::store::{Rendition, VideoInfo};
 use crate::unit::TrackKind;
 
 const PDT_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -120,7 +120,11 @@ pub fn media(state: &State, idx: usize, skip: bool) -> Option<String> {
         "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}.p{}.m4s\"",
         r.name, r.next_seq
     );
-    for other in state.renditions.iter().filter(|o| o.name != r.name) {
+    for other in state
+        .renditions
+        .iter()
+        .filter(|o| o.name != r.name && state.listed(o))
+    {
         rendition_report(&mut out, other);
     }
     Some(out)
@@ -136,70 +140,74 @@ fn rendition_report(out: &mut String, r: &Rendition) {
     }
 }
 
-/// The multivariant playlist: one variant (video + audio group, or audio alone).
+/// The multivariant playlist: one variant per listed video rendition (the source first, then
+/// the transcoded ones by height, largest first), all sharing one audio group; or audio alone.
 pub fn multivariant(state: &State) -> Option<String> {
-    let video = state.renditions.iter().find(|r| r.kind == TrackKind::Video);
     let audio = state.renditions.iter().find(|r| r.kind == TrackKind::Audio);
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let peak: f64 = state.renditions.iter().map(|r| r.peak_bps).sum();
-    let avg: f64 = state
+    let mut videos: Vec<&Rendition> = state
         .renditions
         .iter()
-        .map(|r| {
-            if r.secs_total > 0.0 {
-                r.bits_total as f64 / r.secs_total
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    let bw = (peak.max(avg) * 1.1).ceil().max(1.0) as u64;
-    let avg = avg.ceil().max(1.0) as u64;
-    let codecs: Vec<&str> = [video, audio]
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.codec.as_deref())
+        .filter(|r| r.kind == TrackKind::Video && state.listed(r))
         .collect();
-    match (video, audio) {
-        (Some(v), a) => {
-            if let Some(a) = a {
-                let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES");
-                if let Some(c) = a.channels.filter(|c| *c > 0) {
-                    let _ = write!(out, ",CHANNELS=\"{c}\"");
-                }
-                out.push_str(",URI=\"audio.m3u8\"\n");
-            }
-            let _ = write!(
-                out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={bw},AVERAGE-BANDWIDTH={avg}"
-            );
-            if !codecs.is_empty() {
-                let _ = write!(out, ",CODECS=\"{}\"", codecs.join(","));
-            }
-            if let Some(info) = v.video.filter(|i| i.width > 0 && i.height > 0) {
-                let _ = write!(out, ",RESOLUTION={}x{}", info.width, info.height);
-                if let Some(f) = info.framerate.filter(|f| *f > 0.0) {
-                    let _ = write!(out, ",FRAME-RATE={f:.3}");
-                }
-            }
-            if a.is_some() {
-                out.push_str(",AUDIO=\"aud\"");
-            }
-            out.push_str("\nvideo.m3u8\n");
+    videos.sort_by_key(|r| {
+        (
+            r.transcoded,
+            std::cmp::Reverse(r.video.map_or(0, |v| v.height)),
+        )
+    });
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    if videos.is_empty() {
+        let a = audio?;
+        variant(&mut out, &[a], None, false);
+        out.push_str("\naudio.m3u8\n");
+        return Some(out);
+    }
+    if let Some(a) = audio {
+        let _ = write!(
+            out,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES"
+        );
+        if let Some(c) = a.channels.filter(|c| *c > 0) {
+            let _ = write!(out, ",CHANNELS=\"{c}\"");
         }
-        (None, Some(_)) => {
-            let _ = write!(
-                out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={bw},AVERAGE-BANDWIDTH={avg}"
-            );
-            if !codecs.is_empty() {
-                let _ = write!(out, ",CODECS=\"{}\"", codecs.join(","));
-            }
-            out.push_str("\naudio.m3u8\n");
-        }
-        (None, None) => return None,
+        out.push_str(",URI=\"audio.m3u8\"\n");
+    }
+    for v in videos {
+        let members: Vec<&Rendition> = std::iter::once(v).chain(audio).collect();
+        variant(&mut out, &members, v.video, audio.is_some());
+        let _ = writeln!(out, "\n{}.m3u8", v.name);
     }
     Some(out)
+}
+
+/// One EXT-X-STREAM-INF line (without its URI) for a variant made of `members`' media.
+fn variant(out: &mut String, members: &[&Rendition], video: Option<VideoInfo>, audio_group: bool) {
+    let (mut avg, mut peak) = (0.0, 0.0);
+    for r in members {
+        let (a, p) = r.measured_bps();
+        let nominal = r.nominal_bps.unwrap_or(0) as f64;
+        avg += if a > 0.0 { a } else { nominal };
+        peak += if p > 0.0 { p } else { nominal };
+    }
+    let bw = (peak.max(avg) * 1.1).ceil().max(1.0) as u64;
+    let avg = avg.ceil().max(1.0) as u64;
+    let _ = write!(
+        out,
+        "#EXT-X-STREAM-INF:BANDWIDTH={bw},AVERAGE-BANDWIDTH={avg}"
+    );
+    let codecs: Vec<&str> = members.iter().filter_map(|r| r.codec.as_deref()).collect();
+    if !codecs.is_empty() {
+        let _ = write!(out, ",CODECS=\"{}\"", codecs.join(","));
+    }
+    if let Some(info) = video.filter(|i| i.width > 0 && i.height > 0) {
+        let _ = write!(out, ",RESOLUTION={}x{}", info.width, info.height);
+        if let Some(f) = info.framerate.filter(|f| *f > 0.0) {
+            let _ = write!(out, ",FRAME-RATE={f:.3}");
+        }
+    }
+    if audio_group {
+        out.push_str(",AUDIO=\"aud\"");
+    }
 }
 
 #[cfg(test)]

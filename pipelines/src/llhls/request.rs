@@ -50,7 +50,8 @@ fn bad(reason: String) -> OriginError {
 
 /// A file under `/hls/{id}/`. Names: `index.m3u8`, `{r}.m3u8`, `{r}.init{epoch}.mp4`,
 /// `{r}.s{msn}.m4s` (whole segment), `{r}.p{seq}.m4s` (part, numbered across the stream so the
-/// preload hint always names the next part), with `{r}` = `video` | `audio`.
+/// preload hint always names the next part), with `{r}` = `video` | `audio` (the source) or a
+/// transcoded rendition's name from the ABR ladder (`720p`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     Multivariant,
@@ -95,8 +96,13 @@ impl Resource {
     }
 }
 
+/// `video`, `audio` or a ladder rendition's name (1 to 16 of `[a-z0-9_]`); whether it exists
+/// is the origin's business.
 fn rendition(r: &str) -> Option<String> {
-    matches!(r, "video" | "audio").then(|| r.to_string())
+    let ok = (1..=16).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    (ok && r != "index").then(|| r.to_string())
 }
 
 fn digits(s: &str) -> Option<u64> {
@@ -174,8 +180,17 @@ mod tests {
                 seq: 170
             })
         );
+        assert_eq!(
+            Resource::parse("720p.p9.m4s"),
+            Some(Resource::Part {
+                rendition: "720p".into(),
+                seq: 9
+            })
+        );
         for bad in [
-            "x.m3u8",
+            "X.m3u8",
+            "index.s1.m4s",
+            "a_very_long_rendition_name.m3u8",
             "video.sx.m4s",
             "video.q1.m4s",
             "video.init.mp4",

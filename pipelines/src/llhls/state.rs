@@ -13,6 +13,8 @@ pub struct State {
     pub part_hold_back: Option<f64>,
     pub dateranges: Vec<DateRange>,
     pub window: usize,
+    /// (epoch, first MSN) of the newest publish session: every rendition begins it there.
+    pub epoch_base: Option<(u64, u64)>,
     /// Delta updates are offered (CAN-SKIP-UNTIL) once every playlist holds at least
     /// CAN-SKIP-UNTIL of complete segments, so a delta never keeps less than that; sticky.
     pub can_skip: bool,
@@ -30,15 +32,40 @@ impl State {
             .find(|(_, r)| r.name == name)
     }
 
-    /// Ready to serve: target fixed and every rendition has a part.
+    /// Ready to serve: target fixed and every source rendition has a part.
     pub fn live(&self) -> bool {
         self.target.is_some()
             && self.part_hold_back.is_some()
-            && !self.renditions.is_empty()
+            && self.renditions.iter().any(|r| !r.transcoded)
             && self
                 .renditions
                 .iter()
+                .filter(|r| !r.transcoded)
                 .all(|r| r.part_target.is_some() && r.newest_part().is_some())
+    }
+
+    /// Newest session of the source and whether it ended.
+    fn source_session(&self) -> Option<(u64, bool)> {
+        self.renditions
+            .iter()
+            .find(|r| !r.transcoded)
+            .map(|r| (r.epoch, r.ended))
+    }
+
+    /// Whether rendition `r` is listed (multivariant, rendition reports): a source rendition
+    /// always; a transcoded one once it has a part of the source's current session, and until
+    /// its session ended before the source's did (the watchdog dropped it).
+    pub fn listed(&self, r: &super::store::Rendition) -> bool {
+        if !r.transcoded {
+            return true;
+        }
+        let Some((epoch, source_ended)) = self.source_session() else {
+            return false;
+        };
+        r.epoch == epoch
+            && (!r.ended || source_ended)
+            && r.part_target.is_some()
+            && r.segs.back().is_some_and(|s| s.epoch == epoch)
     }
 
     /// Marks a change: cached playlists are stale.
@@ -68,7 +95,7 @@ impl State {
         if let (false, Some(t)) = (self.can_skip, self.target) {
             let need = 6.0 * f64::from(t);
             self.can_skip = !self.renditions.is_empty()
-                && self.renditions.iter().all(|r| {
+                && self.renditions.iter().filter(|r| !r.transcoded).all(|r| {
                     r.segs
                         .iter()
                         .filter(|s| s.complete)
@@ -86,7 +113,11 @@ impl State {
         }
         if self.part_hold_back.is_none()
             && self.target.is_some()
-            && self.renditions.iter().all(|r| r.part_target.is_some())
+            && self
+                .renditions
+                .iter()
+                .filter(|r| !r.transcoded)
+                .all(|r| r.part_target.is_some())
         {
             let max = self
                 .renditions

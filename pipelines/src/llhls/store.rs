@@ -45,7 +45,16 @@ pub struct VideoInfo {
 #[derive(Debug)]
 pub struct Rendition {
     pub kind: TrackKind,
-    pub name: &'static str,
+    /// Playlist name: `video` and `audio` for the source, the ladder's name for a transcode.
+    pub name: String,
+    /// A transcoded rendition (listed only while its session runs with the source's).
+    pub transcoded: bool,
+    /// Its session ended (a transcoded rendition dropped by the real-time watchdog ends early).
+    pub ended: bool,
+    /// Configured bitrate (bit/s), announced until a segment was measured.
+    pub nominal_bps: Option<u64>,
+    /// Bumped on every new part: held requests on this rendition wait on it.
+    pub notify: tokio::sync::watch::Sender<u64>,
     pub codec: Option<String>,
     pub channels: Option<u8>,
     pub video: Option<VideoInfo>,
@@ -65,14 +74,25 @@ pub struct Rendition {
 }
 
 impl Rendition {
+    /// A source rendition (`video` or `audio`).
+    #[cfg(test)]
     pub fn new(kind: TrackKind) -> Self {
+        let name = if kind == TrackKind::Video {
+            "video"
+        } else {
+            "audio"
+        };
+        Self::named(kind, name.to_string(), false)
+    }
+
+    pub fn named(kind: TrackKind, name: String, transcoded: bool) -> Self {
         Self {
             kind,
-            name: if kind == TrackKind::Video {
-                "video"
-            } else {
-                "audio"
-            },
+            name,
+            transcoded,
+            ended: false,
+            nominal_bps: None,
+            notify: tokio::sync::watch::channel(0).0,
             codec: None,
             channels: None,
             video: None,
@@ -162,8 +182,20 @@ impl Rendition {
         self.close_open();
         self.pending_discontinuity = !self.segs.is_empty() || self.next_msn > 0;
         self.epoch = epoch;
+        self.ended = false;
         self.anchor = Some(anchor);
-        self.next_msn = next_msn;
+        // Never reuse an MSN this rendition already served.
+        self.next_msn = next_msn.max(self.next_msn);
+    }
+
+    /// Bits per second measured over complete segments: (average, peak).
+    pub fn measured_bps(&self) -> (f64, f64) {
+        let avg = if self.secs_total > 0.0 {
+            self.bits_total as f64 / self.secs_total
+        } else {
+            0.0
+        };
+        (avg, self.peak_bps)
     }
 
     /// Closes a segment left open (its session ended without its final part).

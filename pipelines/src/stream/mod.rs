@@ -73,6 +73,8 @@ struct Live {
     started_at: SystemTime,
     bytes: u64,
     clock: Option<StreamTime>,
+    /// A derived bus (a transcoded rendition) reuses its source session's anchor: no warm-up.
+    anchor: Option<ClockAnchor>,
 }
 
 #[derive(Default)]
@@ -133,10 +135,46 @@ impl Stream {
             started_at: SystemTime::now(),
             bytes: 0,
             clock: None,
+            anchor: None,
         });
         Ok(Publisher {
             stream: Arc::clone(self),
             epoch,
+        })
+    }
+
+    /// Reserves a derived bus (a transcoded rendition of `source`) for one session that keeps
+    /// the source session's identity: the same epoch and clock anchor, so PROGRAM-DATE-TIME,
+    /// discontinuities and MSNs line up with the source. The session starts at the first unit.
+    pub fn begin_derived(
+        self: &Arc<Self>,
+        protocol: &'static str,
+        source: &Session,
+    ) -> Result<Publisher, PublishError> {
+        if self.is_closed() {
+            return Err(PublishError::Closed(self.id.clone()));
+        }
+        let mut inner = self.inner.lock();
+        if inner.live.is_some() {
+            return Err(PublishError::AlreadyPublishing(self.id.clone()));
+        }
+        self.epochs.fetch_max(source.epoch, Ordering::Relaxed);
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        inner.live = Some(Live {
+            epoch: source.epoch,
+            protocol,
+            remote: source.remote.clone(),
+            tracks: None,
+            warmup: Vec::new(),
+            session: None,
+            started_at: SystemTime::now(),
+            bytes: 0,
+            clock: None,
+            anchor: Some(source.anchor),
+        });
+        Ok(Publisher {
+            stream: Arc::clone(self),
+            epoch: source.epoch,
         })
     }
 
@@ -272,7 +310,10 @@ impl Publisher {
             live.warmup.push((unit, SystemTime::now()));
             let first = live.warmup[0].0.dts;
             let last = live.warmup[live.warmup.len() - 1].0.dts;
-            if last.saturating_sub(first) < ANCHOR_WARMUP && live.warmup.len() < WARMUP_UNITS {
+            if live.anchor.is_none()
+                && last.saturating_sub(first) < ANCHOR_WARMUP
+                && live.warmup.len() < WARMUP_UNITS
+            {
                 return Ok(());
             }
             let session = Arc::new(Session {
@@ -280,7 +321,7 @@ impl Publisher {
                 protocol: live.protocol,
                 remote: live.remote.clone(),
                 tracks: live.tracks.clone().unwrap_or_default(),
-                anchor: least_delayed(&live.warmup),
+                anchor: live.anchor.unwrap_or_else(|| least_delayed(&live.warmup)),
             });
             live.session = Some(Arc::clone(&session));
             let held = std::mem::take(&mut live.warmup);
