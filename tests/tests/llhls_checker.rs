@@ -2,7 +2,6 @@
 //! `rtmp2sink` publish over RTMP; `shared/tools/llhls_check.py` checks the origin (0 failures),
 //! and ffprobe reads init + segment of every media playlist (H.264 + AAC, right resolution).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -181,7 +181,7 @@ impl Task {
         self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         let left: Vec<&str> = running
             .iter()
-            .filter(|b| !Arc::ptr_eq(b, &victim))
+            .filter(|b| !Arc::ptr_eq(b, victim))
             .map(|b| b.name.as_str())
             .collect();
         tracing::warn!(

@@ -56,7 +56,7 @@ mod tests {
     fn drops_only_after_a_sustained_lag_then_waits_again() {
         let mut w = Watchdog::new(MS * 1500, MS * 3000);
         // A short burst of lag (a publisher's hiccup) is tolerated.
-        assert!(!w.observe(MS * 0, Some(MS * 2000)));
+        assert!(!w.observe(Duration::ZERO, Some(MS * 2000)));
         assert!(!w.observe(MS * 2000, Some(MS * 2000)));
         assert!(!w.observe(MS * 2100, Some(MS * 100)));
         assert!(!w.observe(MS * 4000, Some(MS * 1600)));

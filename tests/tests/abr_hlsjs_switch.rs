@@ -1,0 +1,116 @@
+//! hls.js switches rendition under a throttled network: headless Chromium plays a stream with
+//! an ABR ladder (ffmpeg RTMP publish, the engine transcodes two renditions), starts on the
+//! source level, then the page's network is throttled through CDP
+//! (`Network.emulateNetworkConditions`) below the source's bitrate; hls.js must switch to a
+//! lower level and keep playing. Runs `tests/browser/abr_switch.mjs` with `node`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use serde_json::Value;
+use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
+use showroom_tests::Engine;
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Waits until the multivariant playlist lists `count` variants.
+async fn wait_variants(engine: &Engine, url: &str, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = engine.http.get(url).send().await {
+            if r.status() == 200
+                && r.text()
+                    .await
+                    .unwrap_or_default()
+                    .matches("#EXT-X-STREAM-INF")
+                    .count()
+                    >= count
+            {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{url}: not {count} variants after 60 s\n{}", engine.log());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn hlsjs_switches_down_under_a_throttled_network() -> anyhow::Result<()> {
+    let dir = browser_dir();
+    ensure!(
+        dir.join("node_modules/hls.js/dist/hls.min.js").is_file()
+            && dir
+                .join("node_modules/playwright-core/package.json")
+                .is_file(),
+        "run `npm ci` in {} first (scripts/test.sh does)",
+        dir.display()
+    );
+    ensure!(
+        Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM_PATH").is_some(),
+        "/usr/bin/chromium missing (scripts/deps.sh test installs Debian's chromium)"
+    );
+    let ladder = "[{name=\"360p\",height=360,bitrate_kbps=300,max_fps=30},\
+                  {name=\"240p\",height=240,bitrate_kbps=150,max_fps=30}]";
+    let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", ladder)]).await?;
+    let s = engine.create_stream("abr hls.js").await?;
+    let key = s["stream_key"].as_str().context("stream_key")?;
+    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
+    let opts = FfmpegPublish {
+        size: "854x480",
+        seconds: Some(90),
+        bitrate: "1500k",
+        ..FfmpegPublish::default()
+    };
+    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    wait_variants(&engine, &hls_url, 3).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let script = dir.join("abr_switch.mjs");
+    let url = hls_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(&url)
+            .args(["--warmup", "8", "--throttle-kbps", "600", "--wait", "40"])
+            .output()
+    })
+    .await?
+    .context("node not installed (scripts/deps.sh test installs nodejs)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success(),
+        "abr_switch.mjs failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .with_context(|| format!("no JSON line from abr_switch.mjs:\n{stdout}\n{stderr}"))?;
+    eprintln!("abr_switch: {line}");
+    let r: Value = serde_json::from_str(line)?;
+    let levels = r["levels"].as_array().context("levels")?;
+    assert_eq!(levels.len(), 3, "source + 2 renditions: {line}");
+    let heights: Vec<u64> = levels.iter().filter_map(|l| l["height"].as_u64()).collect();
+    assert!(
+        heights.contains(&480) && heights.contains(&360) && heights.contains(&240),
+        "{line}"
+    );
+    assert_eq!(
+        r["throttled_at_level"], r["start_level"],
+        "playing the top level before the throttle: {line}"
+    );
+    assert_eq!(
+        r["switched_down"], true,
+        "no switch to a lower level: {line}"
+    );
+    assert_eq!(r["ok"], true, "not playing after the switch: {line}");
+    Ok(())
+}
