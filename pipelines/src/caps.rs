@@ -1,4 +1,7 @@
-//! GStreamer caps for a bus [`Track`]: what an `appsrc` fed with the track's units announces.
+//! GStreamer caps and buffers for bus units: what an `appsrc` fed with a [`Track`]'s units
+//! announces and receives.
+
+use std::time::Duration;
 
 use crate::llhls::codecs::AudioConfig;
 use crate::stream::Track;
@@ -49,4 +52,36 @@ pub fn appsrc_for(track: &Track) -> gst_app::AppSrc {
         .max_bytes(0)
         .block(false)
         .build()
+}
+
+/// H.264 in AVC form, one access unit per buffer: what the bus carries (for a capsfilter after
+/// a depayloader or an encoder).
+pub fn avc_au() -> gst::Caps {
+    gst::Caps::builder("video/x-h264")
+        .field("stream-format", "avc")
+        .field("alignment", "au")
+        .build()
+}
+
+/// A bus unit as a buffer: PTS, DTS, optional duration, and DELTA_UNIT unless a keyframe.
+pub fn unit_buffer(
+    payload: bytes::Bytes,
+    pts: Duration,
+    dts: Duration,
+    keyframe: bool,
+    duration: Option<Duration>,
+) -> gst::Buffer {
+    let ns = |d: Duration| gst::ClockTime::from_nseconds(d.as_nanos() as u64);
+    let mut buffer = gst::Buffer::from_slice(payload);
+    if let Some(b) = buffer.get_mut() {
+        b.set_pts(ns(pts));
+        b.set_dts(ns(dts));
+        if let Some(d) = duration {
+            b.set_duration(ns(d));
+        }
+        if !keyframe {
+            b.set_flags(gst::BufferFlags::DELTA_UNIT);
+        }
+    }
+    buffer
 }

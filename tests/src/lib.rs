@@ -4,6 +4,7 @@
 //! The binary is the one `cargo build -p showroom-engine` made (`scripts/test.sh` builds it
 //! before the tests); `SHOWROOM_BIN` overrides the path.
 
+pub mod browser;
 pub mod clients;
 pub mod hls;
 pub mod services;

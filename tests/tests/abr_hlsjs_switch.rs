@@ -5,11 +5,10 @@
 //! lower level and keep playing. Runs `tests/browser/abr_switch.mjs` with `node`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use serde_json::Value;
+use showroom_tests::browser::run_node_json;
 use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
 use showroom_tests::Engine;
 
@@ -71,31 +70,10 @@ async fn hlsjs_switches_down_under_a_throttled_network() -> anyhow::Result<()> {
     wait_variants(&engine, &hls_url, 3).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let script = dir.join("abr_switch.mjs");
-    let url = hls_url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(&url)
-            .args(["--warmup", "8", "--throttle-kbps", "600", "--wait", "40"])
-            .output()
-    })
-    .await?
-    .context("node not installed (scripts/deps.sh test installs nodejs)")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(
-        out.status.success(),
-        "abr_switch.mjs failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .with_context(|| format!("no JSON line from abr_switch.mjs:\n{stdout}\n{stderr}"))?;
+    let mut args: Vec<std::ffi::OsString> = vec![hls_url.clone().into()];
+    args.extend(["--warmup", "8", "--throttle-kbps", "600", "--wait", "40"].map(Into::into));
+    let (r, line) = run_node_json(dir.join("abr_switch.mjs"), args).await?;
     eprintln!("abr_switch: {line}");
-    let r: Value = serde_json::from_str(line)?;
     let levels = r["levels"].as_array().context("levels")?;
     assert_eq!(levels.len(), 3, "source + 2 renditions: {line}");
     let heights: Vec<u64> = levels.iter().filter_map(|l| l["height"].as_u64()).collect();

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use serde_json::Value;
+use showroom_tests::browser::run_node_json;
 use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
 use showroom_tests::Engine;
 
@@ -104,31 +104,10 @@ async fn play(bframes: u32) -> anyhow::Result<()> {
 
     let shot = artifacts_dir()?.join(format!("hlsjs_play_bf{bframes}.png"));
     let _ = std::fs::remove_file(&shot);
-    let script = dir.join("hlsjs_play.mjs");
-    let (url, shot_arg) = (hls_url.clone(), shot.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(&url)
-            .args(["--seconds", "20", "--warmup", "8", "--screenshot"])
-            .arg(&shot_arg)
-            .output()
-    })
-    .await?
-    .context("node not installed (scripts/deps.sh test installs nodejs)")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(
-        out.status.success(),
-        "hlsjs_play.mjs failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .with_context(|| format!("no JSON line from hlsjs_play.mjs:\n{stdout}\n{stderr}"))?;
-    let r: Value = serde_json::from_str(line)?;
+    let mut args: Vec<std::ffi::OsString> = vec![hls_url.clone().into()];
+    args.extend(["--seconds", "20", "--warmup", "8", "--screenshot"].map(Into::into));
+    args.push(shot.clone().into());
+    let (r, line) = run_node_json(dir.join("hlsjs_play.mjs"), args).await?;
     eprintln!("hlsjs_play: {line}");
 
     assert!(r["fatal"].is_null(), "hls.js fatal error: {line}");

@@ -184,17 +184,7 @@ impl Packager {
                 shared.splits.push_back((dts_ct, cut == Cut::Chunk));
             }
         }
-        let mut buffer = gst::Buffer::from_slice(payload);
-        if let Some(b) = buffer.get_mut() {
-            b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
-            b.set_dts(dts_ct);
-            if let Some(f) = self.frame {
-                b.set_duration(gst::ClockTime::from_nseconds(f.as_nanos() as u64));
-            }
-            if !keyframe {
-                b.set_flags(gst::BufferFlags::DELTA_UNIT);
-            }
-        }
+        let buffer = crate::caps::unit_buffer(payload, pts, dts, keyframe, self.frame);
         if let Err(e) = self.appsrc.push_buffer(buffer) {
             // Once the graph failed (logged by the bus task) every push fails: warn once.
             if !self

@@ -170,14 +170,7 @@ impl Graph {
     }
 
     pub(super) fn push(&self, pts: Duration, dts: Duration, keyframe: bool, payload: Bytes) {
-        let mut buffer = gst::Buffer::from_slice(payload);
-        if let Some(b) = buffer.get_mut() {
-            b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
-            b.set_dts(gst::ClockTime::from_nseconds(dts.as_nanos() as u64));
-            if !keyframe {
-                b.set_flags(gst::BufferFlags::DELTA_UNIT);
-            }
-        }
+        let buffer = crate::caps::unit_buffer(payload, pts, dts, keyframe, None);
         if let Err(e) = self.appsrc.push_buffer(buffer) {
             if !self.refused.swap(true, Ordering::Relaxed) {
                 tracing::warn!(pipeline = %self.name, error = ?e, "rtp: appsrc refused a buffer, track stalls until the next session");

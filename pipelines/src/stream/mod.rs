@@ -116,31 +116,7 @@ impl Stream {
         protocol: &'static str,
         remote: impl Into<String>,
     ) -> Result<Publisher, PublishError> {
-        if self.is_closed() {
-            return Err(PublishError::Closed(self.id.clone()));
-        }
-        let mut inner = self.inner.lock();
-        if inner.live.is_some() {
-            return Err(PublishError::AlreadyPublishing(self.id.clone()));
-        }
-        let epoch = self.epochs.fetch_add(1, Ordering::Relaxed) + 1;
-        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
-        inner.live = Some(Live {
-            epoch,
-            protocol,
-            remote: remote.into(),
-            tracks: None,
-            warmup: Vec::new(),
-            session: None,
-            started_at: SystemTime::now(),
-            bytes: 0,
-            clock: None,
-            anchor: None,
-        });
-        Ok(Publisher {
-            stream: Arc::clone(self),
-            epoch,
-        })
+        self.reserve(protocol, remote.into(), None)
     }
 
     /// Reserves a derived bus (a transcoded rendition of `source`) for one session that keeps
@@ -151,6 +127,19 @@ impl Stream {
         protocol: &'static str,
         source: &Session,
     ) -> Result<Publisher, PublishError> {
+        self.reserve(
+            protocol,
+            source.remote.clone(),
+            Some((source.epoch, source.anchor)),
+        )
+    }
+
+    fn reserve(
+        self: &Arc<Self>,
+        protocol: &'static str,
+        remote: String,
+        derived: Option<(u64, ClockAnchor)>,
+    ) -> Result<Publisher, PublishError> {
         if self.is_closed() {
             return Err(PublishError::Closed(self.id.clone()));
         }
@@ -158,23 +147,29 @@ impl Stream {
         if inner.live.is_some() {
             return Err(PublishError::AlreadyPublishing(self.id.clone()));
         }
-        self.epochs.fetch_max(source.epoch, Ordering::Relaxed);
+        let epoch = match derived {
+            Some((epoch, _)) => {
+                self.epochs.fetch_max(epoch, Ordering::Relaxed);
+                epoch
+            }
+            None => self.epochs.fetch_add(1, Ordering::Relaxed) + 1,
+        };
         self.stats.sessions.fetch_add(1, Ordering::Relaxed);
         inner.live = Some(Live {
-            epoch: source.epoch,
+            epoch,
             protocol,
-            remote: source.remote.clone(),
+            remote,
             tracks: None,
             warmup: Vec::new(),
             session: None,
             started_at: SystemTime::now(),
             bytes: 0,
             clock: None,
-            anchor: Some(source.anchor),
+            anchor: derived.map(|(_, anchor)| anchor),
         });
         Ok(Publisher {
             stream: Arc::clone(self),
-            epoch: source.epoch,
+            epoch,
         })
     }
 

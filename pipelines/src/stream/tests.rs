@@ -177,3 +177,31 @@ async fn ending_a_session_stops_its_publisher_and_allows_a_new_one() {
     let again = stream.begin_publish("rtmp", "b").unwrap();
     assert_eq!(again.epoch(), 2);
 }
+
+#[test]
+fn a_derived_bus_keeps_the_source_session_identity() {
+    let source = Stream::new("src");
+    let mut src_reader = source.subscribe("t", 64);
+    let p = source.begin_publish("rtmp", "peer").unwrap();
+    p.set_tracks(tracks());
+    warm_up(&p);
+    let Some(Event::Start(session)) = src_reader.blocking_recv() else {
+        panic!("no Start");
+    };
+    let rendition = Stream::new("src/360p");
+    let mut reader = rendition.subscribe("t", 64);
+    let d = rendition.begin_derived("transcode", &session).unwrap();
+    assert!(matches!(
+        rendition.begin_derived("transcode", &session),
+        Err(PublishError::AlreadyPublishing(_))
+    ));
+    d.set_tracks(tracks());
+    // No warm-up: the first unit starts the session, with the source's epoch and anchor.
+    d.write(video_unit(0, true)).unwrap();
+    let Some(Event::Start(derived)) = reader.blocking_recv() else {
+        panic!("no Start on the derived bus");
+    };
+    assert_eq!(derived.epoch, session.epoch);
+    assert_eq!(derived.anchor, session.anchor);
+    assert!(matches!(reader.blocking_recv(), Some(Event::Unit(_))));
+}

@@ -152,14 +152,7 @@ impl Graph {
                 b.keys.lock().push_back(pts_ct);
             }
         }
-        let mut buffer = gst::Buffer::from_slice(payload);
-        if let Some(b) = buffer.get_mut() {
-            b.set_pts(pts_ct);
-            b.set_dts(gst::ClockTime::from_nseconds(dts.as_nanos() as u64));
-            if !keyframe {
-                b.set_flags(gst::BufferFlags::DELTA_UNIT);
-            }
-        }
+        let buffer = crate::caps::unit_buffer(payload, pts, dts, keyframe, None);
         if let Err(e) = self.appsrc.push_buffer(buffer) {
             if !self.refused.swap(true, Ordering::Relaxed) {
                 tracing::warn!(pipeline = %self.name, error = ?e, "abr: appsrc refused a buffer, renditions stall until the next session");
@@ -229,13 +222,7 @@ fn add_branch(
     chain.push(encoder::make(encoder, p.bitrate_kbps, preset)?);
     chain.push(
         gst::ElementFactory::make("capsfilter")
-            .property(
-                "caps",
-                gst::Caps::builder("video/x-h264")
-                    .field("stream-format", "avc")
-                    .field("alignment", "au")
-                    .build(),
-            )
+            .property("caps", crate::caps::avc_au())
             .build()?,
     );
     let appsink = gst_app::AppSink::builder()

@@ -87,13 +87,7 @@ fn build_chain(
     match (media, encoding.to_ascii_uppercase().as_str()) {
         ("video", "H264") => {
             let caps = gst::ElementFactory::make("capsfilter")
-                .property(
-                    "caps",
-                    gst::Caps::builder("video/x-h264")
-                        .field("stream-format", "avc")
-                        .field("alignment", "au")
-                        .build(),
-                )
+                .property("caps", crate::caps::avc_au())
                 .build()?;
             Ok((
                 vec![
