@@ -44,14 +44,7 @@ pub fn caps_for(track: &Track) -> gst::Caps {
 
 /// A non-live `appsrc` for `track`'s units (time format, unbounded, never blocking the caller).
 pub fn appsrc_for(track: &Track) -> gst_app::AppSrc {
-    gst_app::AppSrc::builder()
-        .caps(&caps_for(track))
-        .format(gst::Format::Time)
-        .is_live(false)
-        .stream_type(gst_app::AppStreamType::Stream)
-        .max_bytes(0)
-        .block(false)
-        .build()
+    unit_appsrc(&caps_for(track), false)
 }
 
 /// H.264 in AVC form, one access unit per buffer: what the bus carries (for a capsfilter after
@@ -84,4 +77,17 @@ pub fn unit_buffer(
         }
     }
     buffer
+}
+
+/// An `appsrc` for bus units with `caps`: TIME format, never blocking, unbounded (the bus
+/// reader's queue is the bound). `live` for graphs that feed a network peer.
+pub fn unit_appsrc(caps: &gst::Caps, live: bool) -> gst_app::AppSrc {
+    gst_app::AppSrc::builder()
+        .caps(caps)
+        .format(gst::Format::Time)
+        .is_live(live)
+        .stream_type(gst_app::AppStreamType::Stream)
+        .max_bytes(0)
+        .block(false)
+        .build()
 }

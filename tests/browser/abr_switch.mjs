@@ -12,20 +12,7 @@
 // Exit status: 0 when the JSON line was printed (the caller judges it), 2 for usage errors,
 // 3 when Chromium or the page could not be started.
 
-import { createServer } from 'node:http';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+import { withChromium } from './chromium.mjs';
 
 const PAGE = `<!doctype html><html><body>
 <video id="v" muted autoplay playsinline width="640" height="360"></video>
@@ -85,48 +72,11 @@ function usage(msg) {
   process.exit(2);
 }
 
-async function startStatic() {
-  const hlsJs = await readFile(join(HERE, 'node_modules/hls.js/dist/hls.min.js'));
-  const server = createServer((req, res) => {
-    const path = (req.url || '/').split('?')[0];
-    if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(PAGE);
-    } else if (path === '/hls.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
-      res.end(hlsJs);
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  return server;
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const server = await startStatic();
-  const profile = await mkdtemp(join(tmpdir(), 'showroom-chromium-'));
-  let context = null;
-  try {
-    try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-        viewport: { width: 660, height: 400 }, timeout: 30000,
-      });
-    } catch (e) {
-      process.stderr.write(`abr_switch: cannot launch ${CHROMIUM}: ${e.message}\n`);
-      process.exitCode = 3;
-      return;
-    }
-    const page = context.pages()[0] || (await context.newPage());
+  await withChromium('abr_switch', PAGE, { width: 660, height: 400 }, async (page, port, context) => {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
-    const port = server.address().port;
     await page.goto(`http://127.0.0.1:${port}/?src=${encodeURIComponent(o.url)}`,
       { waitUntil: 'load', timeout: 15000 });
     const samples = [];
@@ -176,11 +126,7 @@ async function main() {
       last,
     };
     process.stdout.write(JSON.stringify(out) + '\n');
-  } finally {
-    if (context) await context.close().catch(() => {});
-    server.close();
-    await rm(profile, { recursive: true, force: true }).catch(() => {});
-  }
+  });
 }
 
 main().catch((e) => {

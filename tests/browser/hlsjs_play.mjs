@@ -16,20 +16,9 @@
 // Exit status: 0 when the JSON line was printed (the caller judges it), 2 for usage errors,
 // 3 when Chromium or the page could not be started at all.
 
-import { createServer } from 'node:http';
-import { readFile, mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+import { HERE, withChromium } from './chromium.mjs';
 
 function parseArgs(argv) {
   const o = { url: null, seconds: 20, warmup: 5, screenshot: null, label: null, t0: null, cfg: null };
@@ -72,55 +61,11 @@ function pct(values, p) {
   return Math.round(s[f] + (s[c] - s[f]) * (k - f));
 }
 
-// Serves the test page and hls.js on 127.0.0.1 (OS-assigned port).
-async function startStatic() {
-  const page = await readFile(join(HERE, 'page.html'));
-  const hlsJs = await readFile(join(HERE, 'node_modules/hls.js/dist/hls.min.js'));
-  const server = createServer((req, res) => {
-    const path = (req.url || '/').split('?')[0];
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(page);
-    } else if (path === '/hls.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
-      res.end(hlsJs);
-    } else if (path === '/favicon.ico') {
-      res.writeHead(204);
-      res.end();
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  return server;
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const server = await startStatic();
-  const port = server.address().port;
-  const profile = await mkdtemp(join(tmpdir(), 'showroom-chromium-'));
-  let context = null;
+  const html = await readFile(join(HERE, 'page.html'));
   const consoleErrors = [];
-  try {
-    try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 660, height: 420 },
-        timeout: 30000,
-      });
-    } catch (e) {
-      process.stderr.write(`hlsjs_play: cannot launch ${CHROMIUM}: ${e.message}\n`);
-      process.exitCode = 3;
-      return;
-    }
-    const page = context.pages()[0] || (await context.newPage());
+  await withChromium('hlsjs_play', html, { width: 660, height: 420 }, async (page, port) => {
     page.on('console', (m) => {
       if (m.type() === 'error' && consoleErrors.length < 50) consoleErrors.push(m.text());
     });
@@ -182,11 +127,7 @@ async function main() {
       screenshot: o.screenshot,
     };
     process.stdout.write(JSON.stringify(out) + '\n');
-  } finally {
-    if (context) await context.close().catch(() => {});
-    server.close();
-    await rm(profile, { recursive: true, force: true }).catch(() => {});
-  }
+  });
 }
 
 main().catch((e) => {

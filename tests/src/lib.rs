@@ -179,6 +179,19 @@ impl Engine {
         Ok(r.json().await?)
     }
 
+    /// Creates a stream and publishes to it with ffmpeg over RTMP; returns its `hls_url` and
+    /// the publisher (killed on drop).
+    pub async fn publish_ffmpeg(
+        &self,
+        title: &str,
+        opts: &clients::FfmpegPublish,
+    ) -> anyhow::Result<(String, clients::Proc)> {
+        let s = self.create_stream(title).await?;
+        let key = s["stream_key"].as_str().context("stream_key")?;
+        let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
+        Ok((hls_url, clients::ffmpeg_publish(&self.rtmp_url(key), opts)))
+    }
+
     /// `GET /api/v1/streams/{id}`.
     pub async fn stream(&self, id: &str) -> anyhow::Result<Value> {
         let r = self

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use showroom_tests::browser::run_node_json;
-use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
+use showroom_tests::clients::FfmpegPublish;
 use showroom_tests::Engine;
 
 fn browser_dir() -> PathBuf {
@@ -57,16 +57,13 @@ async fn hlsjs_switches_down_under_a_throttled_network() -> anyhow::Result<()> {
     let ladder = "[{name=\"360p\",height=360,bitrate_kbps=300,max_fps=30},\
                   {name=\"240p\",height=240,bitrate_kbps=150,max_fps=30}]";
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", ladder)]).await?;
-    let s = engine.create_stream("abr hls.js").await?;
-    let key = s["stream_key"].as_str().context("stream_key")?;
-    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
     let opts = FfmpegPublish {
         size: "854x480",
         seconds: Some(90),
         bitrate: "1500k",
         ..FfmpegPublish::default()
     };
-    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    let (hls_url, _publisher) = engine.publish_ffmpeg("abr hls.js", &opts).await?;
     wait_variants(&engine, &hls_url, 3).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
 

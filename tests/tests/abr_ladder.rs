@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use reqwest::Url;
 use serde_json::Value;
-use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
+use showroom_tests::clients::FfmpegPublish;
 use showroom_tests::hls::{attr, media_playlists, run_checker};
 use showroom_tests::Engine;
 
@@ -132,9 +132,6 @@ async fn probe(
 #[tokio::test]
 async fn abr_1080p_publish_every_rendition_decodes_aligned() -> anyhow::Result<()> {
     let engine = Engine::start_with(&[("SHOWROOM_ABR__MAX_LAG_MS", "60000")]).await?;
-    let s = engine.create_stream("abr 1080p").await?;
-    let key = s["stream_key"].as_str().context("stream_key")?;
-    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
     let opts = FfmpegPublish {
         size: "1920x1080",
         gop: 30,
@@ -143,7 +140,7 @@ async fn abr_1080p_publish_every_rendition_decodes_aligned() -> anyhow::Result<(
         bitrate: "4000k",
         ..FfmpegPublish::default()
     };
-    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    let (hls_url, _publisher) = engine.publish_ffmpeg("abr 1080p", &opts).await?;
     let text = wait_variants(&engine, &hls_url, 4).await?;
     let base = Url::parse(&hls_url)?;
     let mut found: Vec<(String, String)> = variants(&text);
@@ -255,15 +252,12 @@ async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
     let ladder = "[{name=\"360p\",height=360,bitrate_kbps=400,max_fps=30},\
                   {name=\"240p\",height=240,bitrate_kbps=200,max_fps=30}]";
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", ladder)]).await?;
-    let s = engine.create_stream("abr checker").await?;
-    let key = s["stream_key"].as_str().context("stream_key")?;
-    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
     let opts = FfmpegPublish {
         size: "854x480",
         seconds: Some(75),
         ..FfmpegPublish::default()
     };
-    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    let (hls_url, _publisher) = engine.publish_ffmpeg("abr checker", &opts).await?;
     let text = wait_variants(&engine, &hls_url, 3).await?;
     let medias = media_playlists(&Url::parse(&hls_url)?, &text)?;
     assert_eq!(medias.len(), 4, "3 variants + the audio group:\n{text}");
@@ -302,15 +296,12 @@ async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
 #[tokio::test]
 async fn abr_empty_ladder_is_passthrough() -> anyhow::Result<()> {
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", "[]")]).await?;
-    let s = engine.create_stream("abr off").await?;
-    let key = s["stream_key"].as_str().context("stream_key")?;
-    let hls_url = s["hls_url"].as_str().context("hls_url")?.to_owned();
     let opts = FfmpegPublish {
         size: "854x480",
         seconds: Some(20),
         ..FfmpegPublish::default()
     };
-    let _publisher = ffmpeg_publish(&engine.rtmp_url(key), &opts);
+    let (hls_url, _publisher) = engine.publish_ffmpeg("abr off", &opts).await?;
     let text = wait_variants(&engine, &hls_url, 1).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let text2 = engine.http.get(&hls_url).send().await?.text().await?;

@@ -101,14 +101,7 @@ impl Packager {
             }
         );
         let pipeline = gst::Pipeline::with_name(&name);
-        let appsrc = gst_app::AppSrc::builder()
-            .caps(&caps)
-            .format(gst::Format::Time)
-            .is_live(false)
-            .stream_type(gst_app::AppStreamType::Stream)
-            .max_bytes(0)
-            .block(false)
-            .build();
+        let appsrc = crate::caps::unit_appsrc(&caps, false);
         let parser = match kind {
             TrackKind::Video => gst::ElementFactory::make("h264parse").build()?,
             TrackKind::Audio => gst::ElementFactory::make("aacparse").build()?,
@@ -139,17 +132,7 @@ impl Packager {
             .ok_or_else(|| PackagerError::Gst("parser without src pad".into()))?;
         super::chunks::install_sink(&appsink, Arc::clone(&shared), sink, name.clone(), parsed);
 
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| PackagerError::Gst("pipeline without bus".into()))?;
-        let weak = pipeline.downgrade();
-        tokio::spawn(async move {
-            crate::gst_bus::wait_end(bus, "llhls packager", &name).await;
-            if let Some(p) = weak.upgrade() {
-                let _ = p.set_state(gst::State::Null);
-            }
-        });
-        pipeline.set_state(gst::State::Playing)?;
+        crate::gst_bus::play_watched(&pipeline, "llhls packager")?;
         Ok(Self {
             kind,
             pipeline,

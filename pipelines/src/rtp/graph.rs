@@ -122,14 +122,7 @@ impl Graph {
         crate::gst_init::init()?;
         let name = format!("rtp-{stream_id}-{what}");
         let pipeline = gst::Pipeline::with_name(&name);
-        let appsrc = gst_app::AppSrc::builder()
-            .caps(&caps)
-            .format(gst::Format::Time)
-            .is_live(true)
-            .stream_type(gst_app::AppStreamType::Stream)
-            .max_bytes(0)
-            .block(false)
-            .build();
+        let appsrc = crate::caps::unit_appsrc(&caps, true);
         let appsink = gst_app::AppSink::builder()
             .sync(false)
             .max_buffers(0)
@@ -158,8 +151,7 @@ impl Graph {
                 })
                 .build(),
         );
-        watch_bus(&pipeline, name.clone())?;
-        pipeline.set_state(gst::State::Playing)?;
+        crate::gst_bus::play_watched(&pipeline, "rtp egress")?;
         Ok(Self {
             pipeline,
             appsrc,
@@ -192,18 +184,4 @@ impl Drop for Graph {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
-}
-
-fn watch_bus(pipeline: &gst::Pipeline, name: String) -> Result<(), RtpError> {
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| RtpError::Gst("pipeline without bus".into()))?;
-    let weak = pipeline.downgrade();
-    tokio::spawn(async move {
-        crate::gst_bus::wait_end(bus, "rtp egress", &name).await;
-        if let Some(p) = weak.upgrade() {
-            let _ = p.set_state(gst::State::Null);
-        }
-    });
-    Ok(())
 }

@@ -94,14 +94,7 @@ impl Graph {
         };
         let name = format!("abr-{stream_id}");
         let pipeline = gst::Pipeline::with_name(&name);
-        let appsrc = gst_app::AppSrc::builder()
-            .caps(&crate::caps::caps_for(track))
-            .format(gst::Format::Time)
-            .is_live(false)
-            .stream_type(gst_app::AppStreamType::Stream)
-            .max_bytes(0)
-            .block(false)
-            .build();
+        let appsrc = crate::caps::appsrc_for(track);
         let parse = make("h264parse")?;
         let decode = make("avdec_h264")?;
         let tee = make("tee")?;
@@ -122,18 +115,7 @@ impl Graph {
             add_branch(&pipeline, &tee, encoder, preset, &branch, &eos)?;
             branches.push(branch);
         }
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| TranscodeError::Gst("pipeline without bus".into()))?;
-        let weak = pipeline.downgrade();
-        let bus_name = name.clone();
-        tokio::spawn(async move {
-            crate::gst_bus::wait_end(bus, "abr transcode", &bus_name).await;
-            if let Some(p) = weak.upgrade() {
-                let _ = p.set_state(gst::State::Null);
-            }
-        });
-        pipeline.set_state(gst::State::Playing)?;
+        crate::gst_bus::play_watched(&pipeline, "abr transcode")?;
         Ok(Self {
             pipeline,
             appsrc,
