@@ -4,7 +4,8 @@
 import { Api, apiBase, streamIdFromPath } from '../common/api';
 import { $, h, replace, say } from '../common/dom';
 import { endStream, probeLive, staffLogin, streamView, type StaffSession } from '../common/staff';
-import type { ChatMessage } from '../common/types';
+import type { ChatMessage, Viewers } from '../common/types';
+import { viewersLabel } from '../common/viewers';
 import { EventSocket } from '../common/ws';
 
 const PANELS = ['chat-panel', 'settings-panel', 'state-panel', 'log-panel'];
@@ -126,6 +127,11 @@ function start(id: string, base: string, api: Api, session: StaffSession): void 
     }
   });
 
+  const showViewers = (v: Viewers) => {
+    const el = $('stream-viewers');
+    el.textContent = String(v.viewers);
+    el.setAttribute('aria-label', viewersLabel(v));
+  };
   const socket = new EventSocket(base, id, session.token, {
     onEvent: (ev) => {
       if (ev.kind === 'chat.message') add(ev.data);
@@ -133,6 +139,7 @@ function start(id: string, base: string, api: Api, session: StaffSession): void 
       if (ev.kind.startsWith('mod.') || ev.kind === 'chat.settings' || ev.kind === 'chat.deleted') void loadLog();
     },
     onResync: () => void loadChat(),
+    onViewers: (v) => showViewers(v),
     onLink: (st, detail) => say(msg, st === 'reconnecting' ? detail ?? 'Reconnecting…' : '', st === 'reconnecting' ? 'error' : 'info'),
   });
   socket.start();
@@ -140,6 +147,8 @@ function start(id: string, base: string, api: Api, session: StaffSession): void 
   const refreshState = async () => {
     const view = session.role === 'admin' ? await streamView(api, id, session.token).catch(() => null) : null;
     $('stream-state').textContent = view ? view.state : await probeLive(base, id);
+    const info = await fetch(`${base}/api/v1/streams/${encodeURIComponent(id)}/info`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+    if (info?.audience) showViewers(info.audience as Viewers);
   };
   void refreshState();
   setInterval(() => void refreshState(), 5_000);

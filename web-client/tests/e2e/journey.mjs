@@ -288,6 +288,7 @@ async function main() {
     await moderator.goto(url('moderate', `#token=${mod.token}`));
     const row = `#mod-chat li[data-user-id="${viewerId}"]`;
     await moderator.waitForSelector(row, { timeout: 15_000 });
+    await moderator.waitForFunction(() => Number(document.querySelector('#stream-viewers')?.textContent) >= 1, null, { timeout: 10_000 });
     // Word filter and delete, before the ban.
     await moderator.fill('#words', 'spoiler');
     await moderator.click('#settings-form button[type=submit]');
@@ -304,7 +305,7 @@ async function main() {
     await moderator.click(`#mod-chat li:has(.text:text("please delete me")) button[aria-label^="Delete"]`);
     await viewer.waitForSelector('#chat .text >> text=please delete me', { state: 'detached', timeout: 10_000 });
     await moderator.waitForSelector('#mod-log li[data-action="delete"]', { timeout: 10_000 });
-    step('moderator word filter and delete', 'ok', `filter: "${filtered}"; deleted message gone from the viewer's chat`);
+    step('moderator word filter and delete', 'ok', `viewers shown to the moderator; filter: "${filtered}"; deleted message gone from the viewer's chat`);
 
     await moderator.selectOption('#duration', '600');
     await moderator.click(`${row} button[aria-label^="Ban"]`);
