@@ -219,9 +219,11 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
     let (status, vtt) = get_bytes(&engine, &format!("/vod/{id}/thumbs.vtt")).await?;
     let vtt = String::from_utf8(vtt)?;
     ensure!(status == 200 && vtt.starts_with("WEBVTT"), "{vtt}");
+    ensure!(vtt.contains(".jpg#xywh="), "no sprite-sheet cues:\n{vtt}");
     let first_jpg = vtt
         .lines()
-        .find(|l| l.ends_with(".jpg"))
+        .find(|l| l.contains(".jpg"))
+        .and_then(|l| l.split('#').next())
         .with_context(|| format!("no cue:\n{vtt}"))?;
     ensure!(
         vtt.matches(".jpg").count() >= 5,
@@ -229,6 +231,35 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
     );
     let (status, jpg) = get_bytes(&engine, &format!("/vod/{id}/{first_jpg}")).await?;
     ensure!(status == 200 && is_jpeg(&jpg), "{first_jpg}: {status}");
+    // The sheet holds the session's tiles side by side: as wide as its tiles together.
+    let tiles = vtt.matches(&format!("{first_jpg}#xywh=")).count();
+    let tile_w: u32 = vtt
+        .split("#xywh=")
+        .nth(1)
+        .and_then(|c| c.split(',').nth(2))
+        .and_then(|w| w.parse().ok())
+        .context("tile width")?;
+    let sheet = engine.data_dir.path().join("sheet-check.jpg");
+    std::fs::write(&sheet, &jpg)?;
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&sheet)
+        .output()?;
+    let sheet_w: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("sheet width")?;
+    ensure!(
+        tile_w == 320 && sheet_w == tile_w * tiles.min(10) as u32,
+        "sheet {sheet_w} px wide for {tiles} tiles of {tile_w} px"
+    );
 
     // Bad names are refused, the engine stays up.
     for bad in [

@@ -52,6 +52,7 @@ pub fn spawn(stream: &Stream, root: PathBuf, config: RecordConfig) -> Arc<Record
 
 struct Live {
     epoch: u64,
+    dir: PathBuf,
     muxer: Muxer,
     thumbs: Option<Thumbnailer>,
 }
@@ -123,7 +124,7 @@ fn start(recorder: &Recorder, id: &str, session: &Session, config: &RecordConfig
                 track,
                 config.thumbnail_width,
                 every,
-                session_dir,
+                session_dir.clone(),
                 recorder.dir.join("latest.jpg"),
             ) {
                 Ok(t) => Some(t),
@@ -138,6 +139,7 @@ fn start(recorder: &Recorder, id: &str, session: &Session, config: &RecordConfig
     tracing::info!(stream = id, epoch = session.epoch, session = %muxer.session(), "recording: session started");
     Some(Live {
         epoch: session.epoch,
+        dir: session_dir,
         muxer,
         thumbs,
     })
@@ -146,6 +148,13 @@ fn start(recorder: &Recorder, id: &str, session: &Session, config: &RecordConfig
 async fn finish(live: Live, id: &str) {
     if let Some(t) = live.thumbs {
         t.finish(FLUSH_TIMEOUT).await;
+        let thumbs = super::store::thumbs_of(&live.dir.join("thumbs")).await;
+        match super::sprite::build(&live.dir, thumbs).await {
+            Ok(sheets) => tracing::debug!(stream = id, sheets, "recording: sprite sheets built"),
+            Err(e) => {
+                tracing::warn!(stream = id, error = %e, "recording: no sprite sheet, the thumbnail track lists single images")
+            }
+        }
     }
     let session = live.muxer.session();
     let segments = live.muxer.finish(FLUSH_TIMEOUT).await;

@@ -39,6 +39,7 @@ pub mod files;
 mod from_stream;
 pub mod index;
 mod muxer;
+pub mod sprite;
 pub mod store;
 mod thumbs;
 

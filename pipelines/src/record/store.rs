@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::error::RecordError;
 use super::index::{self, valid_session, Segment};
+use super::sprite;
 
 /// The recordings of every stream under one root directory.
 #[derive(Debug, Clone)]
@@ -75,6 +76,12 @@ impl Recordings {
         let (path, content_type) =
             if file == "init.mp4" || file.strip_suffix(".m4s").is_some_and(digits) {
                 (dir.join(file), "video/mp4")
+            } else if file
+                .strip_prefix("sprite-")
+                .and_then(|f| f.strip_suffix(".jpg"))
+                .is_some_and(digits)
+            {
+                (dir.join(file), "image/jpeg")
             } else if let Some(jpg) = file
                 .strip_prefix("thumbs/")
                 .filter(|f| f.strip_suffix(".jpg").is_some_and(digits))
@@ -106,12 +113,33 @@ impl Recordings {
             }
         }
         for (session, first_pts, length) in sessions {
-            let mut thumbs = thumbs_of(&dir.join(session).join("thumbs")).await;
-            thumbs.sort_unstable();
-            for ms in thumbs {
+            // Sprite sheets when the session's were built, else one image per cue.
+            let tiles = tokio::fs::read_to_string(dir.join(session).join("sprite.tsv"))
+                .await
+                .map(|t| sprite::parse_tiles(&t))
+                .unwrap_or_default();
+            let mut images: Vec<(u64, String)> = if tiles.is_empty() {
+                let thumbs = thumbs_of(&dir.join(session).join("thumbs")).await;
+                thumbs
+                    .into_iter()
+                    .map(|ms| (ms, format!("{session}/thumbs/{ms}.jpg")))
+                    .collect()
+            } else {
+                tiles
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            t.ms,
+                            format!("{session}/{}#xywh={},{},{},{}", t.sheet, t.x, t.y, t.w, t.h),
+                        )
+                    })
+                    .collect()
+            };
+            images.sort_unstable();
+            for (ms, uri) in images {
                 let at = Duration::from_millis(ms).saturating_sub(first_pts);
                 if at < length {
-                    cues.push((offset + at, format!("{session}/thumbs/{ms}.jpg")));
+                    cues.push((offset + at, uri));
                 }
             }
             offset += length;
@@ -162,7 +190,7 @@ impl Recordings {
     }
 }
 
-async fn thumbs_of(dir: &Path) -> Vec<u64> {
+pub(super) async fn thumbs_of(dir: &Path) -> Vec<u64> {
     let mut out = Vec::new();
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
         return out;
@@ -307,6 +335,8 @@ mod tests {
         assert!(r.media("abc", "123", "../../etc/passwd").is_err());
         assert!(r.media("abc", "123", "thumbs/../1.jpg").is_err());
         assert!(r.media("abc", "123", ".m4s").is_err());
+        assert!(r.media("abc", "123", "sprite-1.jpg").is_ok());
+        assert!(r.media("abc", "123", "sprite-../1.jpg").is_err());
     }
 
     #[test]
