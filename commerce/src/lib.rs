@@ -20,6 +20,10 @@
 //! Pins and flash sales are also marked on the LL-HLS timeline via [`StreamDirectory::mark`].
 //! Flash-sale windows are decided by the sans-IO [`sale_window`] core: time is an argument.
 //!
+//! **Viewers and stats.** The engine reports the players it serves ([`presence`]); commerce adds
+//! its sockets, sums engines over Redis and pushes `viewers` frames. [`stats`] gives a stream's
+//! staff its live figures (orders, revenue by currency, reactions, gifts).
+//!
 //! ```no_run
 //! # async fn demo(dir: std::sync::Arc<dyn showroom_commerce::StreamDirectory>) -> Result<(), showroom_commerce::CommerceError> {
 //! use showroom_commerce::{Commerce, CommerceConfig, CommerceDb, Secrets};

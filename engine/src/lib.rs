@@ -10,6 +10,8 @@
 //!   ├─ db::Database (SQLite default | PostgreSQL) ── registry::Registry (id/key → media bus)
 //!   ├─ RTMP server (showroom-pipelines) ── PublishTarget = Registry ──▶ Stream bus
 //!   ├─ commerce (showroom-commerce) ── StreamDirectory = shop::ShopDirectory(Registry)
+//!   ├─ viewers: WHEP sessions (SFU) + LL-HLS playlist sessions ──every 2 s──▶ commerce
+//!   │     (sums engines over Redis; /info, /stats, `viewers` frames)
 //!   └─ HTTP (axum): /api/v1/streams, /hls/{id}/…, /metrics, /healthz, commerce routes, /ws/{id}
 //! ```
 //! HTTP handlers reach streams only through the registry; ingest servers only through the
