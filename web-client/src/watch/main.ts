@@ -114,8 +114,12 @@ async function main(): Promise<void> {
     }
   };
 
+  // Replay mode re-derives the overlays from the timeline after every (re)load of the shop state.
+  let afterLoad: (() => void) | null = null;
+  let replaying = false;
   const loadAll = async () => {
     const results = await Promise.allSettled([shop.load(), polls.load(), gifts.load(), chat.load()]);
+    afterLoad?.();
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) say($('link'), `Could not load the shop: ${String(failed.reason?.message ?? failed.reason)}`, 'error');
   };
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
   const socket = new EventSocket(base, id, identity.token, {
     onEvent: (ev) => {
       if (STREAM_TIME_KINDS.has(ev.kind)) {
+        if (replaying) return; // the replay takes them from the timeline, at their stream times
         arrivals.set(ev.seq, Date.now());
         scheduler.push({ seq: ev.seq, stamp: ev.stamp, item: ev }, Date.now());
       } else apply(ev);
@@ -176,6 +181,9 @@ async function main(): Promise<void> {
     await loaded;
     const replay = new Replay(video, { apply, reset: () => [...shop.pins].forEach((p) => shop.pinRemoved(p.product_id)), say: (m, k) => say(status, m, k ?? 'info') });
     Object.assign(debug, { replay });
+    afterLoad = () => replay.rewind();
+    replaying = true;
+    scheduler.clear();
     $('transport').textContent = 'Replay';
     void replay.start(api, id, vod, base);
   } else void player.start();

@@ -115,7 +115,9 @@ export class Replay {
     return d ? d.getTime() : null;
   }
 
-  private rewind(): void {
+  /** Clears the overlays and queues the whole timeline again: the next frame re-applies every
+   *  event up to the playhead (after a seek back, or after the page reloaded the shop state). */
+  rewind(): void {
     this.hooks.reset();
     this.scheduler.clear();
     const now = Date.now();
