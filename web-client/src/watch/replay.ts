@@ -9,6 +9,7 @@ import type Hls from 'hls.js';
 import type { Api } from '../common/api';
 import type { CommerceEvent } from '../common/types';
 import { StreamTimeScheduler } from '../player/scheduler';
+import { mountScrubber, parseThumbVtt } from './scrubber';
 
 export interface ReplayHooks {
   /** Shows one event over the video (the live page's handler). */
@@ -59,6 +60,8 @@ export class Replay {
   private events: CommerceEvent[] = [];
   private hls: Hls | null = null;
   private lastPdt = -Infinity;
+  /** The scrubber with thumbnail previews, once the thumbnail track has loaded. */
+  scrubber: HTMLElement | null = null;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -74,11 +77,11 @@ export class Replay {
     const { default: HlsJs } = await import('hls.js/light');
     const video = this.video;
     video.controls = true;
-    const track = document.createElement('track');
-    track.kind = 'metadata';
-    track.label = 'thumbnails';
-    track.src = `${base}/vod/${encodeURIComponent(id)}/thumbs.vtt`;
-    video.appendChild(track);
+    const vtt = `${base}/vod/${encodeURIComponent(id)}/thumbs.vtt`;
+    void fetch(vtt)
+      .then((r) => (r.ok ? r.text() : ''))
+      .then((text) => (this.scrubber = mountScrubber(video, parseThumbVtt(text, vtt))))
+      .catch(() => undefined);
     if (HlsJs.isSupported()) {
       const hls = new HlsJs({ enableWorker: true });
       this.hls = hls;

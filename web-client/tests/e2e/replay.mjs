@@ -54,7 +54,17 @@ async function main() {
       .then((h) => h.jsonValue());
     const shown = await page.evaluate((title) => [...document.querySelectorAll('#pins li')].some((li) => li.textContent.includes(title)), 'Replay sneaker');
     const transport = await page.textContent('#transport');
-    const result = { expected_s: expected, applied_s: applied.media_s, error_s: applied.media_s - expected, pin_pts_ms: pin.stamp.pts_ms, early, shown, transport };
+    // The scrubber previews the sprite-sheet tile of the time under the pointer.
+    await page.waitForSelector('.replay-scrubber input[type=range]', { timeout: 10_000 });
+    const range = await page.$('.replay-scrubber input[type=range]');
+    const box = await range.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width * 0.52, box.y + box.height / 2);
+    const preview = await page.evaluate(() => {
+      const p = document.querySelector('.replay-preview');
+      return { hidden: p.hidden, image: p.style.backgroundImage, position: p.style.backgroundPosition, at: Number(p.dataset.at) };
+    });
+    const result = { expected_s: expected, applied_s: applied.media_s, error_s: applied.media_s - expected, pin_pts_ms: pin.stamp.pts_ms, early, shown, transport, preview };
     console.log(`replay-result ${JSON.stringify(result)}`);
     const problems = [];
     if (Math.abs(result.error_s) > TOLERANCE_S) problems.push(`pin at ${applied.media_s.toFixed(3)} s of the replay, expected ${expected.toFixed(3)} s`);
@@ -62,6 +72,7 @@ async function main() {
     if (!shown) problems.push('the pinned product is not shown over the video');
     if (early.t < expected - 1 && early.pins !== 0) problems.push(`pins shown before their time: ${early.pins}`);
     if (transport !== 'Replay') problems.push(`transport badge reads ${transport}`);
+    if (preview.hidden || !preview.image.includes('sprite-') || !(preview.at > 0)) problems.push(`no sprite preview on the scrubber: ${JSON.stringify(preview)}`);
     if (problems.length) {
       console.log(logs.join('\n'));
       throw new Error(problems.join('; '));
