@@ -10,8 +10,9 @@ same file:
                         ultrafast, tune zerolatency, no B-frames), ffmpeg -c copy publishing RTMP
   showroom-passthrough  the same engine and publish with an empty ladder (LL-HLS packaging only)
   ffmpeg-ladder         ffmpeg decoding the file once and encoding the same three renditions
-                        with libx264 (-preset ultrafast -tune zerolatency -bf 0, same bitrates,
-                        scenecut=0), outputs to the null muxer
+                        with libx264 (-preset ultrafast -tune zerolatency -bf 0, same bitrates and
+                        the same VBV as x264enc's default pass=cbr: -maxrate = bitrate,
+                        -bufsize = 600 ms of it; scenecut=0), outputs to the null muxer
 CPU = utime+stime of the process (engine: /proc delta over the publish; ffmpeg: rusage), in
 CPU-seconds per output minute of the ladder (one minute of all three renditions). The
 transcode's own cost is showroom-ladder minus showroom-passthrough.
@@ -178,8 +179,11 @@ def run_ffmpeg(path, ladder):
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", path,
            "-filter_complex", split]
     for i, (_, _, b) in enumerate(ladder):
+        # x264enc's pass=cbr is ABR with a VBV of vbv-buf-capacity (600 ms) at the bitrate:
+        # the same rate control for libx264.
         cmd += ["-map", f"[o{i}]", "-c:v", "libx264", "-preset", "ultrafast", "-tune",
-                "zerolatency", "-bf", "0", "-b:v", f"{b}k", "-x264-params", "scenecut=0",
+                "zerolatency", "-bf", "0", "-b:v", f"{b}k", "-maxrate", f"{b}k",
+                "-bufsize", f"{b * 6 // 10}k", "-x264-params", "scenecut=0",
                 "-an", "-f", "null", "-"]
     t0 = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
@@ -270,6 +274,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--out")
     ap.add_argument("--skip-holds", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
     a = ap.parse_args()
     binary = os.environ.get("SHOWROOM_BIN", os.path.join(REPO, "target/release/showroom"))
     for tool in ("ffmpeg",):
@@ -313,9 +318,10 @@ def main():
             h["load"] = os.getloadavg()
             print(json.dumps(h), flush=True)
             out["holds"].append(h)
-    out["added_latency"] = added_latency(binary, src, a.seconds, work)
-    out["added_latency"]["load"] = os.getloadavg()
-    print(json.dumps(out["added_latency"]), flush=True)
+    if not a.skip_latency:
+        out["added_latency"] = added_latency(binary, src, a.seconds, work)
+        out["added_latency"]["load"] = os.getloadavg()
+        print(json.dumps(out["added_latency"]), flush=True)
     out["load_after"] = os.getloadavg()
     if a.out:
         with open(a.out, "w") as f:
