@@ -69,6 +69,8 @@ export class Replay {
   ) {}
 
   async start(api: Api, id: string, playlist: string, base: string): Promise<void> {
+    // The page loaded the end-of-show state: nothing is shown until its time comes.
+    this.hooks.reset();
     this.events = await timeline(api, id).catch((e) => {
       this.hooks.say(`Replay without the shop timeline: ${e instanceof Error ? e.message : e}`, 'error');
       return [];
