@@ -1,9 +1,12 @@
 //! One session's transcode graph: decode once, scale and encode each rendition once.
 //!
 //! ```text
-//! appsrc → h264parse → avdec_h264 → tee ─┬─ queue → videoscale → [videorate] → caps → enc → caps(avc) → appsink ─▶ rendition bus
-//!                                        └─ ... one branch per rendition
+//! appsrc → h264parse → avdec_h264 → tee → queue → videoscale → [videorate] → caps(720p) → tee ─┬─ queue → enc → caps(avc) → appsink ─▶ bus 720p
+//!                                                                                   ├─ queue → videoscale → caps(480p) → enc → … ─▶ bus 480p
+//!                                                                                   └─ queue → videoscale → caps(360p) → enc → … ─▶ bus 360p
 //! ```
+//! Scaling is a cascade: the largest rendition is scaled from the decoded frames, the smaller
+//! ones (same frame rate) from its frames (2.25x fewer pixels than 1080p for 720p).
 //! Keyframes line up: the reader records each source keyframe's PTS; a buffer probe at the
 //! head of every branch sends a force-key-unit event ahead of the frame with that PTS, and the
 //! encoders never place keyframes of their own. Segment and part cuts follow keyframes and PTS,
@@ -102,7 +105,17 @@ impl Graph {
         gst::Element::link_many([appsrc.upcast_ref(), &parse, &decode, &tee])?;
         let eos = Arc::new(AtomicU64::new(0));
         let mut branches = Vec::with_capacity(outputs.len());
-        for (planned, rname, publisher) in outputs {
+        // Scale in a cascade: the largest rendition is scaled from the decoded frames, the
+        // others (same frame rate) from its scaled frames, which have far fewer pixels.
+        let mut outputs = outputs;
+        outputs.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.height));
+        let first_fps = outputs.first().map(|(p, _, _)| p.fps);
+        let mut scaled: Option<gst::Element> = None;
+        for (i, (planned, rname, publisher)) in outputs.into_iter().enumerate() {
+            let cascade_from = scaled
+                .as_ref()
+                .filter(|_| Some(planned.fps) == first_fps);
+            let from = cascade_from.unwrap_or(&tee).clone();
             let branch = Arc::new(Branch {
                 planned,
                 name: rname,
@@ -112,7 +125,10 @@ impl Graph {
                 publisher: Mutex::new(Some(publisher)),
                 announced: AtomicBool::new(false),
             });
-            add_branch(&pipeline, &tee, encoder, preset, &branch, &eos)?;
+            let split = add_branch(&pipeline, &from, encoder, preset, &branch, &eos, i == 0)?;
+            if i == 0 {
+                scaled = split;
+            }
             branches.push(branch);
         }
         crate::gst_bus::play_watched(&pipeline, "abr transcode")?;
@@ -165,21 +181,28 @@ impl Drop for Graph {
     }
 }
 
+/// One rendition's chain from `from` (the decoder's tee, or the largest rendition's scaled
+/// frames). With `split`, a tee sits between scaling and encoding and is returned, so smaller
+/// renditions can be scaled from these frames.
 fn add_branch(
     pipeline: &gst::Pipeline,
-    tee: &gst::Element,
+    from: &gst::Element,
     encoder: Encoder,
     preset: &str,
     branch: &Arc<Branch>,
     eos: &Arc<AtomicU64>,
-) -> Result<(), TranscodeError> {
+    split: bool,
+) -> Result<Option<gst::Element>, TranscodeError> {
     let p = &branch.planned;
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-buffers", 8u32)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 0u64)
-        .build()
-        .map_err(|e| TranscodeError::Gst(format!("queue: {e}")))?;
+    let queue = || {
+        gst::ElementFactory::make("queue")
+            .property("max-size-buffers", 8u32)
+            .property("max-size-bytes", 0u32)
+            .property("max-size-time", 0u64)
+            .build()
+            .map_err(|e| TranscodeError::Gst(format!("queue: {e}")))
+    };
+    let input = queue()?;
     let scale = gst::ElementFactory::make("videoscale")
         .property("add-borders", false)
         .build()
@@ -188,7 +211,7 @@ fn add_branch(
         .field("width", p.width as i32)
         .field("height", p.height as i32)
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
-    let mut chain = vec![queue.clone(), scale];
+    let mut chain = vec![input.clone(), scale];
     if let Some((n, d)) = p.fps {
         chain.push(make("videorate")?);
         raw = raw.field("framerate", gst::Fraction::new(n as i32, d as i32));
@@ -198,6 +221,17 @@ fn add_branch(
             .property("caps", raw.build())
             .build()?,
     );
+    // Keyframes are forced (and a dropped rendition's frames discarded) at the queue right
+    // before the encoder's chain: the input queue when nothing is split off.
+    let mut probe_at = input.clone();
+    let mut tee = None;
+    if split {
+        let t = make("tee")?;
+        let q = queue()?;
+        chain.extend([t.clone(), q.clone()]);
+        probe_at = q;
+        tee = Some(t);
+    }
     if encoder.is_hardware() {
         chain.push(make("videoconvert")?);
     }
@@ -214,8 +248,8 @@ fn add_branch(
     chain.push(appsink.clone().upcast());
     pipeline.add_many(&chain)?;
     gst::Element::link_many(&chain)?;
-    tee.link(&queue)?;
-    install_key_probe(&queue, Arc::clone(branch))?;
+    from.link(&input)?;
+    install_key_probe(&probe_at, Arc::clone(branch))?;
     let out = Arc::clone(branch);
     let eos = Arc::clone(eos);
     appsink.set_callbacks(
@@ -233,7 +267,7 @@ fn add_branch(
     for el in &chain {
         el.sync_state_with_parent()?;
     }
-    Ok(())
+    Ok(tee)
 }
 
 /// Forces a keyframe on the frame carrying a source keyframe's PTS (or the first frame after
