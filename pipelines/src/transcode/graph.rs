@@ -112,9 +112,7 @@ impl Graph {
         let first_fps = outputs.first().map(|(p, _, _)| p.fps);
         let mut scaled: Option<gst::Element> = None;
         for (i, (planned, rname, publisher)) in outputs.into_iter().enumerate() {
-            let cascade_from = scaled
-                .as_ref()
-                .filter(|_| Some(planned.fps) == first_fps);
+            let cascade_from = scaled.as_ref().filter(|_| Some(planned.fps) == first_fps);
             let from = cascade_from.unwrap_or(&tee).clone();
             let branch = Arc::new(Branch {
                 planned,
