@@ -28,6 +28,25 @@ pub enum Command {
     },
     #[serde(rename = "product.get")]
     ProductGet { product_id: String },
+    /// Change the given fields (absent = unchanged; `image_url: ""` clears it).
+    #[serde(rename = "product.update")]
+    ProductUpdate {
+        product_id: String,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        price_minor: Option<i64>,
+        #[serde(default)]
+        currency: Option<String>,
+        #[serde(default)]
+        stock: Option<i64>,
+        #[serde(default)]
+        image_url: Option<String>,
+        #[serde(default)]
+        variants: Option<Vec<Value>>,
+    },
+    #[serde(rename = "product.delete")]
+    ProductDelete { product_id: String },
     #[serde(rename = "product.list")]
     ProductList {},
     // the stream's product list
@@ -177,6 +196,18 @@ pub enum Command {
     },
 }
 
+/// The fields `product.update` may change (absent = unchanged).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductEdit {
+    pub title: Option<String>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub stock: Option<i64>,
+    /// `""` clears the image.
+    pub image_url: Option<String>,
+    pub variants: Option<Vec<Value>>,
+}
+
 fn one() -> i64 {
     1
 }
@@ -204,6 +235,8 @@ impl SanctionKind {
 pub const COMMAND_TYPES: &[&str] = &[
     "product.create",
     "product.get",
+    "product.update",
+    "product.delete",
     "product.list",
     "stream_products.set",
     "stream_products.list",
@@ -257,7 +290,7 @@ impl Commerce {
     ) -> Result<Value, CommerceError> {
         if let Some(s) = stream_id {
             actor.require_stream(s)?;
-            self.require_stream(s)?;
+            self.require_stream_fresh(s).await?;
         }
         use Command as C;
         match cmd {
@@ -281,6 +314,26 @@ impl Commerce {
                 .await
             }
             C::ProductGet { product_id } => self.product_get(&product_id).await,
+            C::ProductUpdate {
+                product_id,
+                title,
+                price_minor,
+                currency,
+                stock,
+                image_url,
+                variants,
+            } => {
+                let edit = ProductEdit {
+                    title,
+                    price_minor,
+                    currency,
+                    stock,
+                    image_url,
+                    variants,
+                };
+                self.product_update(actor, &product_id, edit).await
+            }
+            C::ProductDelete { product_id } => self.product_delete(actor, &product_id).await,
             C::ProductList {} => self.product_list().await,
             C::StreamProductsSet { product_ids } => {
                 self.stream_products_set(actor, need(stream_id)?, product_ids)

@@ -1,11 +1,21 @@
 //! What commerce needs from the engine: which streams exist, their clock, their LL-HLS timeline.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 /// The engine side of the shop: which streams exist, their stream clock, and the LL-HLS timeline.
 pub trait StreamDirectory: Send + Sync + 'static {
     /// The stream exists (created via the streams API; live or not).
     fn exists(&self, stream_id: &str) -> bool;
+    /// After `exists` said no: look in the shared store (a stream created by another engine
+    /// process) and answer again. Default: nothing to look in.
+    fn exists_fresh<'a>(
+        &'a self,
+        stream_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(std::future::ready(self.exists(stream_id)))
+    }
     /// `key` is that stream's RTMP/WHIP stream key (used to issue host tokens).
     fn check_stream_key(&self, stream_id: &str, key: &str) -> bool;
     /// The stream clock now: newest ingested frame's PTS and its PROGRAM-DATE-TIME; None when not live.

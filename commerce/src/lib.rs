@@ -46,6 +46,7 @@ pub mod payment;
 pub mod presence;
 pub mod ratelimit;
 pub mod sale_window;
+mod shared_limit;
 pub mod stamp;
 pub mod stats;
 pub mod transport;
@@ -76,8 +77,12 @@ pub struct Commerce {
     pub(crate) presence: presence::Presence,
     pub(crate) payments: Arc<dyn PaymentProvider>,
     pub(crate) user_limits: parking_lot::Mutex<HashMap<String, ratelimit::TokenBucket>>,
-    /// Flash sales known to be sold out (monotone: stock never comes back).
+    /// Flash sales known to be sold out (monotone: stock never comes back). SQL path only.
     pub(crate) sold_out: parking_lot::Mutex<HashSet<String>>,
+    /// Flash-sale stock counters in Redis (when `redis_url` is set).
+    pub(crate) flash_stock: Option<domain::flash_stock::FlashStock>,
+    /// The per-user rate shared through Redis (when `redis_url` is set; replaces `user_limits`).
+    pub(crate) shared_limit: Option<shared_limit::SharedLimiter>,
 }
 
 impl Commerce {
@@ -107,6 +112,20 @@ impl Commerce {
         let db = db::Db::open(db).await?;
         let bus = bus::Bus::connect(config.redis_url.as_deref()).await?;
         let presence = presence::Presence::connect(config.redis_url.as_deref()).await?;
+        let (flash_stock, shared_limit) = match config.redis_url.as_deref() {
+            Some(url) => (
+                Some(domain::flash_stock::FlashStock::connect(url).await?),
+                Some(
+                    shared_limit::SharedLimiter::connect(
+                        url,
+                        config.user_rate_per_s,
+                        config.user_burst,
+                    )
+                    .await?,
+                ),
+            ),
+            None => (None, None),
+        };
         tracing::info!(
             backend = db.backend(),
             bus = bus.name(),
@@ -123,8 +142,11 @@ impl Commerce {
             payments,
             user_limits: parking_lot::Mutex::new(HashMap::new()),
             sold_out: parking_lot::Mutex::new(HashSet::new()),
+            flash_stock,
+            shared_limit,
         });
         bus::spawn_subscriber(&shop);
+        shop.resume_sale_timers().await?;
         Ok(shop)
     }
 
@@ -140,6 +162,17 @@ impl Commerce {
     /// The stream clock now, as a stamp.
     pub(crate) fn stamp_now(&self, stream_id: &str) -> stamp::Stamp {
         stamp::Stamp::new(self.streams.clock(stream_id), SystemTime::now())
+    }
+
+    /// As `require_stream`, but a miss asks the directory to look again in the shared store
+    /// (a stream another engine process created a moment ago is found at once).
+    pub async fn require_stream_fresh(&self, stream_id: &str) -> Result<(), CommerceError> {
+        if self.streams.exists(stream_id) || self.streams.exists_fresh(stream_id).await {
+            Ok(())
+        } else {
+            tracing::info!(stream_id, "refused: unknown stream");
+            Err(CommerceError::NotFound(format!("stream {stream_id}")))
+        }
     }
 
     pub(crate) fn require_stream(&self, stream_id: &str) -> Result<(), CommerceError> {
@@ -169,12 +202,16 @@ pub(crate) fn domain_id(prefix: &str) -> String {
 }
 
 impl Commerce {
-    /// Per-user token bucket shared by all of the user's connections in this process.
+    /// Per-user token bucket shared by all of the user's connections in this process. With
+    /// Redis this is a no-op: [`Commerce::take_shared_user_token`] counts across processes.
     pub(crate) fn take_user_token(
         &self,
         user_id: &str,
         now: std::time::Instant,
     ) -> Result<(), u64> {
+        if self.shared_limit.is_some() {
+            return Ok(());
+        }
         let mut map = self.user_limits.lock();
         if map.len() > 100_000 {
             map.clear(); // bound memory; buckets refill fully anyway after a second or two
@@ -184,5 +221,19 @@ impl Commerce {
                 ratelimit::TokenBucket::new(self.cfg.user_rate_per_s, self.cfg.user_burst, now)
             })
             .try_take(now)
+    }
+}
+
+impl Commerce {
+    /// The per-user command rate across every engine process on the same Redis (no-op without
+    /// Redis: the per-process bucket applies). Refusal: `rate_limited` with `retry_after_ms`.
+    pub(crate) async fn take_shared_user_token(&self, user_id: &str) -> Result<(), CommerceError> {
+        match &self.shared_limit {
+            Some(l) => l
+                .take(user_id)
+                .await
+                .map_err(|retry_after_ms| CommerceError::RateLimited { retry_after_ms }),
+            None => Ok(()),
+        }
     }
 }

@@ -48,22 +48,33 @@ pub enum Verdict {
 }
 
 impl Window {
+    /// `(start, end, server now, stream time?)` in the timebase used at `now`: stream time when
+    /// the sale and the server share a live publish epoch, else PDT / wall time.
+    fn span(&self, now: ServerNow) -> (u64, u64, u64, bool) {
+        match (now.clock, self.start_pts_ms, self.end_pts_ms) {
+            (Some((epoch, pts)), Some(s), Some(e)) if Some(epoch) == self.epoch => {
+                (s, e, pts, true)
+            }
+            _ => (self.start_pdt_ms, self.end_pdt_ms, now.wall_ms, false),
+        }
+    }
+
+    /// Milliseconds of server time until the window closes (0 = closed): the deadline of the
+    /// "sale ended" timer. The caller sleeps at most this long, then asks again (stream time
+    /// may run slower than wall time, or stop).
+    pub fn ends_in_ms(&self, now: ServerNow) -> u64 {
+        let (_, end, server, _) = self.span(now);
+        end.saturating_sub(server)
+    }
+
     /// Decide at `now` for a buyer at `playout`.
     pub fn check(&self, now: ServerNow, playout: Playout, allowance_ms: u64) -> Verdict {
-        // Stream time when the sale and the server share a live publish epoch; else PDT.
-        let (start, end, server, buyer, base) =
-            match (now.clock, self.start_pts_ms, self.end_pts_ms) {
-                (Some((epoch, pts)), Some(s), Some(e)) if Some(epoch) == self.epoch => {
-                    (s, e, pts, playout.pts_ms, "stream time")
-                }
-                _ => (
-                    self.start_pdt_ms,
-                    self.end_pdt_ms,
-                    now.wall_ms,
-                    playout.pdt_ms,
-                    "wall time",
-                ),
-            };
+        let (start, end, server, stream_time) = self.span(now);
+        let (buyer, base) = if stream_time {
+            (playout.pts_ms, "stream time")
+        } else {
+            (playout.pdt_ms, "wall time")
+        };
         // A player cannot be ahead of the server's newest frame.
         let buyer = buyer.map(|b| b.min(server));
         if server < start {
@@ -191,6 +202,19 @@ mod tests {
             wall_ms: 1_000_030_000,
         };
         assert_eq!(win().check(offline, Playout::default(), 0), Verdict::Open);
+    }
+
+    #[test]
+    fn end_deadline_follows_the_timebase() {
+        assert_eq!(win().ends_in_ms(at(20_000)), 50_000);
+        assert_eq!(win().ends_in_ms(at(70_000)), 0);
+        assert_eq!(win().ends_in_ms(at(90_000)), 0);
+        // Not live: wall time against the PDT twin.
+        let offline = ServerNow {
+            clock: None,
+            wall_ms: 1_000_069_000,
+        };
+        assert_eq!(win().ends_in_ms(offline), 1_000);
     }
 
     #[test]

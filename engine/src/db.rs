@@ -133,6 +133,23 @@ impl Database {
         Ok(rows)
     }
 
+    /// One stream by id (`$1` works on both drivers).
+    pub async fn get_stream(&self, id: &str) -> Result<Option<StreamRecord>, DbError> {
+        const SQL: &str = "SELECT id, title, stream_key, created_at FROM streams WHERE id = $1";
+        Ok(match self {
+            Self::Sqlite(pool) => sqlx::query(SQL)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| record(r.get(0), r.get(1), r.get(2), r.get(3))),
+            Self::Postgres(pool) => sqlx::query(SQL)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| record(r.get(0), r.get(1), r.get(2), r.get(3))),
+        })
+    }
+
     /// Returns whether a row was deleted.
     pub async fn delete_stream(&self, id: &str) -> Result<bool, DbError> {
         let affected = match self {

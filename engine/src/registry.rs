@@ -165,6 +165,31 @@ impl Registry {
         Ok(entry)
     }
 
+    /// The stream, read from the database if this process does not know it yet (created by
+    /// another engine process on the same database).
+    pub async fn get_or_load(&self, id: &str) -> Result<Option<Arc<Entry>>, DbError> {
+        if let Some(e) = self.get(id) {
+            return Ok(Some(e));
+        }
+        let Some(record) = self.db.get_stream(id).await? else {
+            return Ok(None);
+        };
+        let mut maps = self.maps.write();
+        if let Some(e) = maps.by_id.get(id) {
+            return Ok(Some(Arc::clone(e))); // loaded concurrently
+        }
+        let entry = self.start(record);
+        maps.by_key
+            .insert(entry.record.stream_key.clone(), Arc::clone(&entry));
+        maps.by_id
+            .insert(entry.record.id.clone(), Arc::clone(&entry));
+        tracing::info!(
+            stream = id,
+            "stream found in the database (created by another process)"
+        );
+        Ok(Some(entry))
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
         self.maps.read().by_id.get(id).cloned()
     }

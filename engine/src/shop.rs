@@ -1,6 +1,8 @@
 //! Wiring between the stream registry and the commerce layer: the registry is the shop's
 //! [`StreamDirectory`] (which streams exist, their stream clock, their LL-HLS timeline).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use showroom_commerce::{StreamClock, StreamDirectory, TimelineMarker};
@@ -15,6 +17,23 @@ pub struct ShopDirectory(pub Arc<Registry>);
 impl StreamDirectory for ShopDirectory {
     fn exists(&self, stream_id: &str) -> bool {
         self.0.get(stream_id).is_some()
+    }
+
+    /// A miss reads the database: another engine process on the same database may have
+    /// created the stream a moment ago.
+    fn exists_fresh<'a>(
+        &'a self,
+        stream_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            match self.0.get_or_load(stream_id).await {
+                Ok(found) => found.is_some(),
+                Err(e) => {
+                    tracing::warn!(stream_id, error = %e, "stream lookup failed");
+                    false
+                }
+            }
+        })
     }
 
     fn check_stream_key(&self, stream_id: &str, key: &str) -> bool {

@@ -385,3 +385,109 @@ async fn two_engines_one_redis_one_postgres() {
         (json!(2), json!("hello from B"))
     );
 }
+
+/// Two engine processes on one PostgreSQL and one Redis sell one flash sale together: a stream
+/// created through A is found by B at once (no refresh first), 2,000 concurrent attempts spread
+/// over both on 100 units give exactly 100 orders in PostgreSQL, retries return the first order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_flash_sale_never_oversell() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let env = [
+        ("SHOWROOM_DATABASE__URL", pg.url()),
+        ("SHOWROOM_COMMERCE__REDIS_URL", redis.url()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Engine::start_with(&env).await.expect("engine A");
+    let b = Engine::start_with(&env).await.expect("engine B");
+    let (id, host, pid) = setup(&a).await;
+    // B has never listed streams since A created this one: its commerce API must find it.
+    let (st, v) = call(
+        &b,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/tokens/viewer"),
+        "",
+        json!({"name":"first"}),
+    )
+    .await;
+    assert_eq!(st, 200, "stream created on A is known to B at once: {v}");
+    let sale = ok(&a, Method::POST, &format!("/api/v1/streams/{id}/flash-sales"), &host,
+        json!({"product_id":pid,"sale_price_minor":2_500,"stock":100,"per_customer_limit":1,"duration_s":600})).await;
+    let sid = sale["id"].as_str().unwrap().to_owned();
+    ok(
+        &a,
+        Method::POST,
+        &format!("/api/v1/streams/{id}/flash-sales/{sid}/start"),
+        &host,
+        json!({}),
+    )
+    .await;
+    let engines = [&a, &b];
+    let mut tokens = Vec::new();
+    for i in 0..2_000 {
+        let e = engines[i % 2];
+        let t = ok(
+            e,
+            Method::POST,
+            &format!("/api/v1/streams/{id}/tokens/viewer"),
+            "",
+            json!({"name":format!("b{i}")}),
+        )
+        .await;
+        tokens.push(t["token"].as_str().unwrap().to_owned());
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let urls = [&a, &b].map(|e| e.url(&format!("/api/v1/streams/{id}/flash-sales/{sid}/purchase")));
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
+    let buy = |url: String, tok: String, key: String| {
+        let (http, gate) = (http.clone(), gate.clone());
+        async move {
+            let _p = gate.acquire().await.unwrap();
+            let r = http
+                .post(url)
+                .bearer_auth(tok)
+                .header("Idempotency-Key", key)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("http");
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let tasks: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tokio::spawn(buy(urls[i % 2].clone(), t.clone(), format!("k{i}"))))
+        .collect();
+    let mut won = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (st, body) = t.await.unwrap();
+        match st {
+            200 => won.push((i, body["id"].as_str().unwrap().to_owned())),
+            409 => assert_eq!(body["error"]["code"], json!("sold_out"), "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(won.len(), 100, "exactly 100 orders over both engines");
+    assert!(won.iter().any(|(i, _)| i % 2 == 0) && won.iter().any(|(i, _)| i % 2 == 1));
+    for (i, order) in &won[..6] {
+        let (st, body) = buy(urls[i % 2].clone(), tokens[*i].clone(), format!("k{i}")).await;
+        assert_eq!((st, body["id"].as_str().unwrap()), (200, order.as_str()));
+    }
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT remaining FROM commerce_flash_sales WHERE id = $1")
+        .bind(&sid)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((n, left), (100, 0), "orders and stock in PostgreSQL");
+}

@@ -1,6 +1,7 @@
 //! Products and each stream's product list ("shop the show").
 
 use crate::auth::Actor;
+use crate::command::ProductEdit;
 use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::domain::{check_len, new_id};
@@ -29,6 +30,33 @@ macro_rules! product_json {
     }};
 }
 
+/// The streams listing or pinning product `$pid`, inside transaction `$tx`.
+macro_rules! showing {
+    ($tx:expr, $pid:expr) => {{
+        let rows = sqlx::query(
+            "SELECT stream_id FROM commerce_stream_products WHERE product_id = $1 \
+             UNION SELECT stream_id FROM commerce_pins WHERE product_id = $1",
+        )
+        .bind($pid)
+        .fetch_all(&mut *$tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(r.try_get::<String, _>("stream_id")?);
+        }
+        out
+    }};
+}
+
+fn check_currency(currency: &str) -> Result<(), CommerceError> {
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(CommerceError::Invalid(format!(
+            "currency must be an ISO 4217 code like EUR, got {currency:?}"
+        )));
+    }
+    Ok(())
+}
+
 impl Commerce {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn product_create(
@@ -48,11 +76,7 @@ impl Commerce {
                 "price and stock must be >= 0".into(),
             ));
         }
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(CommerceError::Invalid(format!(
-                "currency must be an ISO 4217 code like EUR, got {currency:?}"
-            )));
-        }
+        check_currency(&currency)?;
         let id = new_id("prod");
         let variants = serde_json::to_string(&variants).map_err(crate::error::internal)?;
         let _g = self.db.write_gate().await;
@@ -74,6 +98,163 @@ impl Commerce {
         });
         drop(_g);
         self.product_get(&id).await
+    }
+
+    /// Change some fields of a product (admin). Streams listing or pinning it get
+    /// `product.updated` with the new product; orders keep their own snapshot.
+    pub(crate) async fn product_update(
+        self: &Arc<Self>,
+        actor: &Actor,
+        product_id: &str,
+        edit: ProductEdit,
+    ) -> Result<Value, CommerceError> {
+        actor.require_admin("editing products")?;
+        if let Some(t) = &edit.title {
+            check_len("title", t, 200)?;
+        }
+        if edit.price_minor.is_some_and(|v| v < 0) || edit.stock.is_some_and(|v| v < 0) {
+            return Err(CommerceError::Invalid(
+                "price and stock must be >= 0".into(),
+            ));
+        }
+        if let Some(c) = &edit.currency {
+            check_currency(c)?;
+        }
+        let variants = match &edit.variants {
+            Some(v) => Some(serde_json::to_string(v).map_err(crate::error::internal)?),
+            None => None,
+        };
+        // `image_url: ""` clears it.
+        let (set_image, image) = match &edit.image_url {
+            Some(u) if u.is_empty() => (true, None),
+            Some(u) => (true, Some(u.clone())),
+            None => (false, None),
+        };
+        let sql = format!("SELECT {COLS} FROM commerce_products WHERE id = $1");
+        let _g = self.db.write_gate().await;
+        let events = with_pool!(self.db, |p| {
+            let mut tx = p.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE commerce_products SET title = COALESCE($2, title), price_minor = COALESCE($3, price_minor), \
+                 currency = COALESCE($4, currency), stock = COALESCE($5, stock), \
+                 image_url = CASE WHEN $6 THEN $7 ELSE image_url END, variants = COALESCE($8, variants) WHERE id = $1",
+            )
+            .bind(product_id)
+            .bind(&edit.title)
+            .bind(edit.price_minor)
+            .bind(&edit.currency)
+            .bind(edit.stock)
+            .bind(set_image)
+            .bind(&image)
+            .bind(&variants)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(CommerceError::NotFound(format!("product {product_id}")));
+            }
+            let r = sqlx::query(&sql)
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let product = product_json!(&r);
+            let mut events = Vec::new();
+            for stream in showing!(tx, product_id) {
+                let stamp = self.stamp_now(&stream);
+                events.push(append_event!(
+                    tx,
+                    &stream,
+                    NewEvent::public(
+                        "product.updated",
+                        Some(&actor.user_id),
+                        stamp,
+                        json!({ "product": product })
+                    )
+                ));
+            }
+            tx.commit().await?;
+            Ok::<_, CommerceError>(events)
+        })?;
+        drop(_g);
+        self.publish(events).await;
+        self.product_get(product_id).await
+    }
+
+    /// Delete a product (admin): unpinned wherever it is pinned (`pin.removed`, timeline range
+    /// closed), taken off every stream's list and cart (`product.deleted`). Orders keep their
+    /// snapshot; flash sales keep their own price.
+    pub(crate) async fn product_delete(
+        self: &Arc<Self>,
+        actor: &Actor,
+        product_id: &str,
+    ) -> Result<Value, CommerceError> {
+        actor.require_admin("deleting products")?;
+        self.product_get(product_id).await?;
+        let pinned_on = with_pool!(self.db, |p| {
+            let rows = sqlx::query("SELECT stream_id FROM commerce_pins WHERE product_id = $1")
+                .bind(product_id)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::new();
+            for r in &rows {
+                out.push(r.try_get::<String, _>("stream_id")?);
+            }
+            out
+        });
+        for stream in &pinned_on {
+            match self.pin_remove(actor, stream, product_id).await {
+                Ok(_) => {}
+                Err(CommerceError::NotFound(_)) => {} // unpinned meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+        let _g = self.db.write_gate().await;
+        let events = with_pool!(self.db, |p| {
+            let mut tx = p.begin_write().await?;
+            let streams = showing!(tx, product_id);
+            for table in [
+                "commerce_stream_products",
+                "commerce_carts",
+                "commerce_pins",
+            ] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE product_id = $1"))
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let gone = sqlx::query("DELETE FROM commerce_products WHERE id = $1")
+                .bind(product_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if gone == 0 {
+                return Err(CommerceError::NotFound(format!("product {product_id}")));
+            }
+            let mut events = Vec::new();
+            for stream in streams
+                .iter()
+                .chain(pinned_on.iter())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let stamp = self.stamp_now(stream);
+                events.push(append_event!(
+                    tx,
+                    stream,
+                    NewEvent::public(
+                        "product.deleted",
+                        Some(&actor.user_id),
+                        stamp,
+                        json!({ "product_id": product_id })
+                    )
+                ));
+            }
+            tx.commit().await?;
+            Ok::<_, CommerceError>(events)
+        })?;
+        drop(_g);
+        tracing::info!(product_id, streams = events.len(), "product deleted");
+        self.publish(events).await;
+        Ok(json!({ "deleted": product_id }))
     }
 
     pub(crate) async fn product_get(&self, product_id: &str) -> Result<Value, CommerceError> {

@@ -6,10 +6,11 @@ use crate::command::SanctionKind;
 use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::directory::TimelineMarker;
+use crate::domain::flash_stock::{FlashStock, Release, Reservation, SeedData};
 use crate::domain::orders::{claim_key, insert_order, key_or_fresh, OrderDraft, Restock};
 use crate::domain::{new_id, positive};
 use crate::error::CommerceError;
-use crate::events::{append_event, NewEvent};
+use crate::events::{append_event, Event, NewEvent};
 use crate::sale_window::{Playout, ServerNow, Verdict, Window};
 use crate::stamp::{from_unix_ms, Stamp};
 use crate::Commerce;
@@ -25,8 +26,8 @@ const COLS: &str =
                     per_customer_limit, duration_ms, state, win";
 
 #[derive(Debug, Clone, serde::Serialize)]
-struct Sale {
-    id: String,
+pub(crate) struct Sale {
+    pub(crate) id: String,
     stream_id: String,
     product_id: String,
     sale_price_minor: i64,
@@ -232,6 +233,13 @@ impl Commerce {
         if let Some(w) = &sale.window {
             self.mark_sale(&sale, w);
         }
+        if let Some(w) = sale.window {
+            self.spawn_sale_timer(stream_id, sale_id, w);
+        }
+        if let Some(stock) = &self.flash_stock {
+            stock.bump(sale_id).await?;
+            self.flash_seed(stock, sale_id).await?;
+        }
         self.publish(vec![ev]).await;
         to_value(&sale)
     }
@@ -274,7 +282,11 @@ impl Commerce {
             let ev = append_event!(
                 tx,
                 stream_id,
-                NewEvent::public("flash.ended", Some(&actor.user_id), stamp, to_value(&sale)?)
+                NewEvent::public("flash.ended", Some(&actor.user_id), stamp, {
+                    let mut data = to_value(&sale)?;
+                    data["reason"] = json!("ended_by_staff");
+                    data
+                })
             );
             tx.commit().await?;
             Ok::<_, CommerceError>((ev, sale))
@@ -283,8 +295,90 @@ impl Commerce {
         if let Some(w) = &sale.window {
             self.mark_sale(&sale, w);
         }
+        if let Some(stock) = &self.flash_stock {
+            stock.bump(sale_id).await?;
+        }
         self.publish(vec![ev]).await;
         to_value(&sale)
+    }
+
+    /// Arm the "window ran out" timer of a live sale (sans-IO deadline, re-read each wake-up).
+    pub(crate) fn spawn_sale_timer(self: &Arc<Self>, stream_id: &str, sale_id: &str, w: Window) {
+        let weak = Arc::downgrade(self);
+        let (stream_id, sale_id) = (stream_id.to_owned(), sale_id.to_owned());
+        tokio::spawn(async move {
+            loop {
+                let Some(shop) = weak.upgrade() else { return };
+                let wait = w.ends_in_ms(shop.server_now(&stream_id));
+                if wait == 0 {
+                    if let Err(e) = shop.flash_expire(&stream_id, &sale_id).await {
+                        tracing::error!(sale_id, error = %e, "flash sale end timer failed");
+                    }
+                    return;
+                }
+                drop(shop);
+                tokio::time::sleep(Duration::from_millis(wait.clamp(5, 1000))).await;
+            }
+        });
+    }
+
+    /// Re-arm the timers of every live sale (after a restart; harmless in several processes:
+    /// only one of them moves a sale from `live` to `ended`).
+    pub(crate) async fn resume_sale_timers(self: &Arc<Self>) -> Result<(), CommerceError> {
+        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE state = 'live'");
+        let live = with_pool!(self.db, |p| {
+            let rows = sqlx::query(&sql).fetch_all(p).await?;
+            let mut out = Vec::new();
+            for r in &rows {
+                out.push(sale_from_row!(r));
+            }
+            out
+        });
+        for sale in live {
+            if let Some(w) = sale.window {
+                self.spawn_sale_timer(&sale.stream_id, &sale.id, w);
+            }
+        }
+        Ok(())
+    }
+
+    /// The window ran out: move the sale from `live` to `ended` (once, whichever process gets
+    /// there first) and emit `flash.ended` with `reason: "window_elapsed"`, stamped now.
+    pub(crate) async fn flash_expire(
+        self: &Arc<Self>,
+        stream_id: &str,
+        sale_id: &str,
+    ) -> Result<(), CommerceError> {
+        let stamp = self.stamp_now(stream_id);
+        let _g = self.db.write_gate().await;
+        let ev = with_pool!(self.db, |p| {
+            let mut tx = p.begin_write().await?;
+            let moved = sqlx::query(
+                "UPDATE commerce_flash_sales SET state = 'ended' WHERE id = $1 AND state = 'live'",
+            )
+            .bind(sale_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved == 0 {
+                return Ok(()); // ended by staff, or by another process's timer
+            }
+            let mut sale = load_sale!(&mut *tx, sale_id, stream_id);
+            sale.state = "ended".into();
+            let mut data = to_value(&sale)?;
+            data["reason"] = json!("window_elapsed");
+            let ev = append_event!(
+                tx,
+                stream_id,
+                NewEvent::public("flash.ended", None, stamp, data)
+            );
+            tx.commit().await?;
+            Ok::<_, CommerceError>(ev)
+        })?;
+        drop(_g);
+        tracing::info!(sale_id, stream_id, "flash sale window elapsed");
+        self.publish(vec![ev]).await;
+        Ok(())
     }
 
     pub(crate) async fn flash_list(&self, stream_id: &str) -> Result<Value, CommerceError> {
@@ -312,55 +406,292 @@ impl Commerce {
     ) -> Result<Value, CommerceError> {
         positive("quantity", quantity, 1000)?;
         let key = key_or_fresh(key)?;
+        if let Some(stock) = &self.flash_stock {
+            let buy = Buy {
+                stream_id,
+                sale_id,
+                quantity,
+                playout,
+                key: &key,
+            };
+            return self.flash_purchase_redis(stock, actor, buy).await;
+        }
         if self.sold_out.lock().contains(sale_id) {
             // Retries of a successful purchase must still get their order back.
             if let Some(existing) = self.existing_order(&actor.user_id, &key).await? {
                 return self.order_json(&existing, true).await;
             }
-            return Err(CommerceError::refused(
-                "sold_out",
-                "this flash sale is sold out",
-            ));
+            return Err(sold_out());
         }
         self.refuse_if_sanctioned(stream_id, &actor.user_id, &[SanctionKind::Ban])
             .await?;
+        // A key already used: its order back, or `invalid` if it was for another request.
         let scope = format!("flash:{sale_id}");
+        if let Some((used_for, order)) = self.key_use(&actor.user_id, &key).await? {
+            if used_for != scope {
+                return Err(CommerceError::Invalid(format!(
+                    "Idempotency-Key {key} was used for a different request ({used_for})"
+                )));
+            }
+            if let Some(order) = order {
+                return self.order_json(&order, true).await;
+            }
+        }
         let now = self.server_now(stream_id);
         let allowance = self.cfg.max_latency_allowance_ms;
-        let provider = self.payments.name();
-        let stamp = self.stamp_now(stream_id);
         let _g = self.db.write_gate().await;
-        let (draft, ev, remaining) = with_pool!(self.db, |p| {
-            let mut tx = p.begin_write().await?;
-            if let Some(existing) = claim_key!(tx, &actor.user_id, &key, &scope) {
-                drop(tx);
-                return self.order_json(&existing, true).await;
+        let sale = with_pool!(self.db, |p| load_sale!(p, sale_id, stream_id));
+        window_open(&sale, now, playout, allowance, &actor.user_id)?;
+        if quantity > sale.per_customer_limit {
+            return Err(over_limit(sale.per_customer_limit));
+        }
+        let written = self
+            .flash_write_order(&sale, actor, quantity, &key, true)
+            .await;
+        drop(_g);
+        match written {
+            Ok(Written::Existing(order)) => self.order_json(&order, true).await,
+            Ok(Written::New(new)) => {
+                let (draft, ev, remaining) = *new;
+                if remaining == 0 {
+                    self.sold_out.lock().insert(sale_id.to_owned());
+                }
+                self.publish(vec![ev]).await;
+                self.settle(&draft, restock(sale_id, quantity)).await
             }
-            let sale = load_sale!(&mut *tx, sale_id, stream_id);
-            let Some(w) = sale.window else {
-                return Err(CommerceError::refused(
-                    "not_started",
-                    "this flash sale has not started",
-                ));
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The Redis fast path: window check on the cached sale, one Lua reservation, and only a
+    /// winner touches SQL (order committed before the answer; reservation given back on failure).
+    async fn flash_purchase_redis(
+        self: &Arc<Self>,
+        stock: &FlashStock,
+        actor: &Actor,
+        buy: Buy<'_>,
+    ) -> Result<Value, CommerceError> {
+        let Buy {
+            stream_id,
+            sale_id,
+            quantity,
+            playout,
+            key,
+        } = buy;
+        let user = actor.user_id.as_str();
+        let mut fresh = false;
+        let mut seeded = false;
+        let (sale, remaining) = loop {
+            let (sale, ver) = match stock.cached(sale_id).filter(|_| !fresh) {
+                Some(c) => c,
+                None => {
+                    fresh = true;
+                    self.flash_load_cached(stock, sale_id).await?
+                }
             };
-            match w.check(now, playout, allowance) {
-                Verdict::Open | Verdict::OpenByAllowance { .. } => {}
-                Verdict::NotStarted { starts_in_ms } => {
-                    return Err(CommerceError::refused(
-                        "not_started",
-                        format!("the sale opens in {starts_in_ms} ms"),
-                    ));
+            if sale.stream_id != stream_id {
+                return Err(CommerceError::NotFound(format!("flash sale {sale_id}")));
+            }
+            let now = self.server_now(stream_id);
+            let open = window_open(&sale, now, playout, self.cfg.max_latency_allowance_ms, user);
+            if let Err(e) = open {
+                // A cached window may be old (started or ended by another process since): one
+                // Redis GET tells; only then is SQL read again.
+                if !fresh && stock.version(sale_id).await? != ver {
+                    fresh = true;
+                    stock.forget(sale_id);
+                    continue;
                 }
-                Verdict::Ended { reason } => {
-                    tracing::info!(sale_id, user = %actor.user_id, %reason, "refused purchase: sale over");
-                    return Err(CommerceError::refused("sale_ended", reason));
+                // A retry of a purchase made while the window was open still gets its order.
+                if let Some(Some(o)) = stock.key_state(sale_id, user, key).await? {
+                    return self.order_json(&o, true).await;
                 }
+                return Err(e);
             }
             if quantity > sale.per_customer_limit {
-                return Err(CommerceError::refused(
-                    "customer_limit",
-                    format!("at most {} per customer", sale.per_customer_limit),
-                ));
+                return Err(over_limit(sale.per_customer_limit));
+            }
+            match stock
+                .reserve(sale_id, ver, user, key, quantity, sale.per_customer_limit)
+                .await?
+            {
+                Reservation::Reserved { remaining } => break (sale, remaining),
+                Reservation::SoldOut { left } => {
+                    tracing::debug!(sale_id, user, left, "refused purchase: sold out");
+                    return Err(sold_out());
+                }
+                Reservation::CustomerLimit { had } => {
+                    tracing::debug!(sale_id, user, had, "refused purchase: per-customer limit");
+                    return Err(over_limit(sale.per_customer_limit));
+                }
+                Reservation::Replay { order_id: Some(o) } => {
+                    return self.order_json(&o, true).await
+                }
+                Reservation::Replay { order_id: None } => {
+                    // Pending in Redis: committed in SQL already (answer lost), or in flight.
+                    if let Some(o) = self.existing_order(user, key).await? {
+                        return self.order_json(&o, true).await;
+                    }
+                    return Err(CommerceError::refused(
+                        "in_progress",
+                        "a request with this Idempotency-Key is still in progress",
+                    ));
+                }
+                Reservation::Stale if !fresh => {
+                    fresh = true;
+                    stock.forget(sale_id);
+                }
+                Reservation::Unseeded if !seeded => {
+                    seeded = true;
+                    self.flash_seed(stock, sale_id).await?;
+                }
+                other => {
+                    return Err(CommerceError::Internal(format!(
+                        "flash sale {sale_id}: stock counter not usable ({other:?})"
+                    )))
+                }
+            }
+        };
+        tracing::debug!(sale_id, user, remaining, "flash reservation taken");
+        // Winners only: the ban check, then the durable order.
+        let written = match self
+            .refuse_if_sanctioned(stream_id, user, &[SanctionKind::Ban])
+            .await
+        {
+            Ok(()) => {
+                let _g = self.db.write_gate().await;
+                self.flash_write_order(&sale, actor, quantity, key, false)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let how = match &written {
+            Ok(Written::New(..)) => None,
+            Err(e) if e.code() == "sold_out" => Some(Release::Drain),
+            Ok(Written::Existing(_)) | Err(_) => Some(Release::Restock),
+        };
+        if let Some(how) = how {
+            if let Err(e) = stock.release(sale_id, user, key, quantity, how).await {
+                tracing::error!(sale_id, user, error = %e, "could not give back a flash reservation");
+            }
+        }
+        match written? {
+            Written::Existing(order) => {
+                if let Err(e) = stock.commit(sale_id, user, key, &order).await {
+                    tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
+                }
+                self.order_json(&order, true).await
+            }
+            Written::New(new) => {
+                let (draft, ev, _) = *new;
+                if let Err(e) = stock.commit(sale_id, user, key, &draft.id).await {
+                    tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
+                }
+                self.publish(vec![ev]).await;
+                let order = self.settle(&draft, restock(sale_id, quantity)).await?;
+                if order["status"] == json!("payment_failed") {
+                    if let Err(e) = stock
+                        .release(sale_id, user, key, quantity, Release::Refund)
+                        .await
+                    {
+                        tracing::error!(sale_id, error = %e, "could not restock a failed payment in redis");
+                    }
+                }
+                Ok(order)
+            }
+        }
+    }
+
+    /// Read the sale from SQL for the cache: the version first, so a window change committed
+    /// after this read is seen as stale by the reserve script.
+    async fn flash_load_cached(
+        &self,
+        stock: &FlashStock,
+        sale_id: &str,
+    ) -> Result<(Arc<Sale>, i64), CommerceError> {
+        let ver = stock.version(sale_id).await?;
+        let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1");
+        let sale = with_pool!(self.db, |p| {
+            let r = sqlx::query(&sql)
+                .bind(sale_id)
+                .fetch_optional(p)
+                .await?
+                .ok_or_else(|| CommerceError::NotFound(format!("flash sale {sale_id}")))?;
+            sale_from_row!(&r)
+        });
+        let sale = Arc::new(sale);
+        stock.remember(Arc::clone(&sale), ver);
+        Ok((sale, ver))
+    }
+
+    /// Seed the Redis counters from SQL (units left, units per buyer, committed keys).
+    pub(crate) async fn flash_seed(
+        &self,
+        stock: &FlashStock,
+        sale_id: &str,
+    ) -> Result<(), CommerceError> {
+        let scope = format!("flash:{sale_id}");
+        let data = with_pool!(self.db, |p| {
+            let r = sqlx::query("SELECT remaining FROM commerce_flash_sales WHERE id = $1")
+                .bind(sale_id)
+                .fetch_optional(p)
+                .await?
+                .ok_or_else(|| CommerceError::NotFound(format!("flash sale {sale_id}")))?;
+            let remaining: i64 = r.try_get("remaining")?;
+            let mut bought = Vec::new();
+            for r in
+                sqlx::query("SELECT user_id, qty FROM commerce_flash_purchases WHERE sale_id = $1")
+                    .bind(sale_id)
+                    .fetch_all(p)
+                    .await?
+            {
+                bought.push((r.try_get("user_id")?, r.try_get("qty")?));
+            }
+            let mut keys = Vec::new();
+            for r in sqlx::query(
+                "SELECT user_id, idem_key, result FROM commerce_idempotency WHERE scope = $1 AND result IS NOT NULL",
+            )
+            .bind(&scope)
+            .fetch_all(p)
+            .await?
+            {
+                keys.push((r.try_get("user_id")?, r.try_get("idem_key")?, r.try_get("result")?));
+            }
+            SeedData {
+                remaining,
+                bought,
+                keys,
+            }
+        });
+        let fresh = stock.seed(sale_id, &data).await?;
+        tracing::info!(
+            sale_id,
+            remaining = data.remaining,
+            fresh,
+            "flash stock seeded in redis"
+        );
+        Ok(())
+    }
+
+    /// The winner's SQL transaction: claim the key, take the stock (conditional UPDATE: the
+    /// backstop that never oversells), count the buyer's units, insert the order and the
+    /// `flash.stock` event. `sold_out` / `customer_limit` refusals come back as errors.
+    async fn flash_write_order(
+        &self,
+        sale: &Sale,
+        actor: &Actor,
+        quantity: i64,
+        key: &str,
+        mark_sold_out: bool,
+    ) -> Result<Written, CommerceError> {
+        let scope = format!("flash:{}", sale.id);
+        let provider = self.payments.name();
+        let stamp = self.stamp_now(&sale.stream_id);
+        let (sale_id, stream_id) = (sale.id.as_str(), sale.stream_id.as_str());
+        with_pool!(self.db, |p| {
+            let mut tx = p.begin_write().await?;
+            if let Some(existing) = claim_key!(tx, &actor.user_id, key, &scope) {
+                return Ok(Written::Existing(existing));
             }
             // The conditional UPDATE is the stock guard (row lock on PostgreSQL, one writer on SQLite).
             let left = sqlx::query(
@@ -372,12 +703,11 @@ impl Commerce {
             .await?;
             let Some(left) = left else {
                 drop(tx);
-                self.sold_out.lock().insert(sale_id.to_owned());
+                if mark_sold_out {
+                    self.sold_out.lock().insert(sale_id.to_owned());
+                }
                 tracing::info!(sale_id, user = %actor.user_id, "refused purchase: sold out");
-                return Err(CommerceError::refused(
-                    "sold_out",
-                    "this flash sale is sold out",
-                ));
+                return Err(sold_out());
             };
             let remaining: i64 = left.try_get("remaining")?;
             let bought = sqlx::query(
@@ -393,10 +723,7 @@ impl Commerce {
             .await?;
             if bought.is_none() {
                 tracing::info!(sale_id, user = %actor.user_id, "refused purchase: per-customer limit");
-                return Err(CommerceError::refused(
-                    "customer_limit",
-                    format!("at most {} per customer", sale.per_customer_limit),
-                ));
+                return Err(over_limit(sale.per_customer_limit));
             }
             let draft = OrderDraft {
                 id: new_id("ord"),
@@ -408,7 +735,7 @@ impl Commerce {
                 total_minor: sale.sale_price_minor * quantity,
                 currency: sale.currency.clone(),
             };
-            insert_order!(tx, &draft, &key, provider);
+            insert_order!(tx, &draft, key, provider);
             let ev = append_event!(
                 tx,
                 stream_id,
@@ -420,21 +747,29 @@ impl Commerce {
                 )
             );
             tx.commit().await?;
-            Ok::<_, CommerceError>((draft, ev, remaining))
-        })?;
-        drop(_g);
-        if remaining == 0 {
-            self.sold_out.lock().insert(sale_id.to_owned());
-        }
-        self.publish(vec![ev]).await;
-        self.settle(
-            &draft,
-            Restock::Flash {
-                sale_id: sale_id.to_owned(),
-                qty: quantity,
-            },
-        )
-        .await
+            Ok(Written::New(Box::new((draft, ev, remaining))))
+        })
+    }
+
+    /// What an Idempotency-Key of this user was used for (scope) and its order, if any.
+    async fn key_use(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<String>)>, CommerceError> {
+        with_pool!(self.db, |p| {
+            let r = sqlx::query(
+                "SELECT scope, result FROM commerce_idempotency WHERE user_id = $1 AND idem_key = $2",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(p)
+            .await?;
+            Ok(match r {
+                Some(r) => Some((r.try_get("scope")?, r.try_get("result")?)),
+                None => None,
+            })
+        })
     }
 
     async fn existing_order(
@@ -465,5 +800,64 @@ fn window(start: Stamp, end: Stamp) -> Window {
         end_pts_ms: end.pts_ms,
         start_pdt_ms: start.pdt_ms,
         end_pdt_ms: end.pdt_ms,
+    }
+}
+
+/// One purchase attempt's arguments.
+struct Buy<'a> {
+    stream_id: &'a str,
+    sale_id: &'a str,
+    quantity: i64,
+    playout: Playout,
+    key: &'a str,
+}
+
+/// What the winner's SQL transaction did.
+enum Written {
+    /// A new pending order, its `flash.stock` event and the units left.
+    New(Box<(OrderDraft, Event, i64)>),
+    /// The Idempotency-Key already has this order.
+    Existing(String),
+}
+
+fn sold_out() -> CommerceError {
+    CommerceError::refused("sold_out", "this flash sale is sold out")
+}
+
+fn over_limit(limit: i64) -> CommerceError {
+    CommerceError::refused("customer_limit", format!("at most {limit} per customer"))
+}
+
+fn restock(sale_id: &str, qty: i64) -> Restock {
+    Restock::Flash {
+        sale_id: sale_id.to_owned(),
+        qty,
+    }
+}
+
+/// The stream-time window decision for one buyer (refusals carry the reason).
+fn window_open(
+    sale: &Sale,
+    now: ServerNow,
+    playout: Playout,
+    allowance_ms: u64,
+    user: &str,
+) -> Result<(), CommerceError> {
+    let Some(w) = sale.window else {
+        return Err(CommerceError::refused(
+            "not_started",
+            "this flash sale has not started",
+        ));
+    };
+    match w.check(now, playout, allowance_ms) {
+        Verdict::Open | Verdict::OpenByAllowance { .. } => Ok(()),
+        Verdict::NotStarted { starts_in_ms } => Err(CommerceError::refused(
+            "not_started",
+            format!("the sale opens in {starts_in_ms} ms"),
+        )),
+        Verdict::Ended { reason } => {
+            tracing::info!(sale_id = %sale.id, user, %reason, "refused purchase: sale over");
+            Err(CommerceError::refused("sale_ended", reason))
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod catalog;
 mod chat;
 mod flash;
+pub(crate) mod flash_stock;
 mod gifts;
 mod moderation;
 mod orders;

@@ -212,6 +212,9 @@ pub async fn host_token(
     Path(stream_id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if let Err(e) = shop.require_stream_fresh(&stream_id).await {
+        return respond(&HashMap::from([("id".to_owned(), stream_id)]), Err(e));
+    }
     let res = serde_json::from_slice::<HostTokenRequest>(&body)
         .map_err(|e| CommerceError::Invalid(format!("{e}")))
         .and_then(|r| shop.issue_host_token(&stream_id, &r.stream_key, r.name));
@@ -224,6 +227,9 @@ pub async fn viewer_token(
     Path(stream_id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if let Err(e) = shop.require_stream_fresh(&stream_id).await {
+        return respond(&HashMap::from([("id".to_owned(), stream_id)]), Err(e));
+    }
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         Ok(ViewerTokenRequest::default())
     } else {

@@ -62,10 +62,11 @@ pub async fn ws_handler(
             stream: Some(stream_id.clone()),
         },
     };
-    if let Err(e) = actor
-        .require_stream(&stream_id)
-        .and_then(|_| shop.require_stream(&stream_id))
-    {
+    let known = match actor.require_stream(&stream_id) {
+        Ok(()) => shop.require_stream_fresh(&stream_id).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = known {
         return crate::transport::rest::ApiError(e).into_response();
     }
     let hard = HARD_FRAME_LIMIT.max(shop.cfg.max_frame_bytes * 2);
@@ -299,7 +300,11 @@ fn handle_frame(
             let stream_id = s.stream_id.clone();
             let results = results.clone();
             tokio::spawn(async move {
-                let frame = match shop.execute(&actor, Some(&stream_id), cmd).await {
+                let res = match shop.take_shared_user_token(&actor.user_id).await {
+                    Ok(()) => shop.execute(&actor, Some(&stream_id), cmd).await,
+                    Err(e) => Err(e),
+                };
+                let frame = match res {
                     Ok(data) => wire::result(&id, data),
                     Err(e) => {
                         log_refusal(&stream_id, &actor.user_id, &e);

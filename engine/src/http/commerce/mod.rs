@@ -23,7 +23,12 @@ pub fn router(commerce: Arc<Commerce>) -> Router {
             "/api/v1/products",
             get(cmd("product.list")).post(cmd("product.create")),
         )
-        .route("/api/v1/products/{product_id}", get(cmd("product.get")))
+        .route(
+            "/api/v1/products/{product_id}",
+            get(cmd("product.get"))
+                .patch(cmd("product.update"))
+                .delete(cmd("product.delete")),
+        )
         .route(
             &format!("{s}/products"),
             get(cmd("stream_products.list")).put(cmd("stream_products.set")),

@@ -1,0 +1,725 @@
+//! Flash sales on the Redis fast path (stock, per-customer counts and Idempotency-Keys in one
+//! Lua script; orders in a real PostgreSQL), with two commerce instances on the same Redis and
+//! PostgreSQL as two engine processes would be. Also: the "window ran out" event, product
+//! edits and deletes, and the per-user rate limit shared through Redis.
+
+mod commerce_common;
+#[path = "../../engine/src/http/commerce/mod.rs"]
+mod engine_router;
+
+use commerce_common::*;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use showroom_commerce::{Actor, Command, Commerce, CommerceConfig, CommerceDb, CommerceError};
+use showroom_tests::services::{Postgres, Redis};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio_tungstenite::tungstenite::Message;
+
+const S: &str = "show-1";
+
+fn viewer(shop: &Commerce, name: &str) -> Actor {
+    let t = shop
+        .issue_viewer_token(S, Some(name.into()))
+        .expect("viewer token");
+    shop.authenticate(t["token"].as_str().unwrap()).unwrap()
+}
+fn host(shop: &Commerce) -> Actor {
+    let t = shop.issue_host_token(S, "key-1", None).expect("host token");
+    shop.authenticate(t["token"].as_str().unwrap()).unwrap()
+}
+async fn run(shop: &Arc<Commerce>, a: &Actor, cmd: Value) -> Result<Value, CommerceError> {
+    let cmd: Command = serde_json::from_value(cmd).expect("command json");
+    shop.execute(a, Some(S), cmd).await
+}
+fn code(r: Result<Value, CommerceError>) -> String {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v}"),
+        Err(e) => e.code().to_owned(),
+    }
+}
+fn redis_cfg(redis: &Redis) -> CommerceConfig {
+    CommerceConfig {
+        redis_url: Some(redis.url()),
+        max_latency_allowance_ms: 3_000,
+        ..CommerceConfig::default()
+    }
+}
+async fn scalar(db: &CommerceDb, sql: &str) -> i64 {
+    match db {
+        CommerceDb::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        CommerceDb::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+/// One command through the real `redis-cli`; its raw reply.
+async fn redis_cmd(redis: &Redis, args: &[&str]) -> String {
+    let out = tokio::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .await
+        .expect("redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Two instances A and B, one stream live on both (same fake clock), a product, and a started
+/// sale of `stock` units, `limit` per customer.
+async fn two_shops(
+    pg: &Postgres,
+    redis: &Redis,
+    stock: i64,
+    limit: i64,
+) -> (
+    Arc<Commerce>,
+    Arc<Commerce>,
+    Arc<FakeStreams>,
+    String,
+    CommerceDb,
+) {
+    let streams = FakeStreams::with_stream(S, "key-1");
+    streams.set_clock(S, 1, 100_000, SystemTime::now());
+    let db = postgres(&pg.url()).await;
+    let a = start(db.clone(), streams.clone(), redis_cfg(redis)).await;
+    let b = start(postgres(&pg.url()).await, streams.clone(), redis_cfg(redis)).await;
+    let p = run(&a, &Actor::admin(), json!({"type":"product.create","title":"Sneaker","price_minor":12_000,"currency":"EUR","stock":5}))
+        .await
+        .unwrap();
+    let sale = run(
+        &a,
+        &host(&a),
+        json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":4_900,
+        "stock":stock,"per_customer_limit":limit,"duration_s":600}),
+    )
+    .await
+    .unwrap();
+    let sid = sale["id"].as_str().unwrap().to_owned();
+    run(&a, &host(&a), json!({"type":"flash.start","sale_id":sid}))
+        .await
+        .unwrap();
+    (a, b, streams, sid, db)
+}
+
+/// 5,000 concurrent attempts on 100 units, spread over two instances: exactly 100 orders,
+/// SQL and Redis agree on 0 left, retries (on the other instance) return the first order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_two_instances_5000_attempts_100_units() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 100, 1).await;
+    let mut tasks = Vec::new();
+    for i in 0..5_000 {
+        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let buyer = viewer(&shop, &format!("b{i}"));
+        let sid = sid.clone();
+        tasks.push(tokio::spawn(async move {
+            let cmd =
+                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")});
+            (i, buyer.clone(), run(&shop, &buyer, cmd).await)
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (i, buyer, r) = t.await.unwrap();
+        match r {
+            Ok(o) => won.push((i, buyer, o)),
+            Err(e) => assert_eq!(e.code(), "sold_out", "{e}"),
+        }
+    }
+    assert_eq!(won.len(), 100, "exactly the stock");
+    assert!(won.iter().all(|(_, _, o)| o["status"] == json!("paid")));
+    let orders = scalar(
+        &db,
+        "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'",
+    )
+    .await;
+    assert_eq!(orders, 100, "orders in PostgreSQL");
+    let remaining = scalar(&db, "SELECT remaining FROM commerce_flash_sales").await;
+    assert_eq!(remaining, 0);
+    let key = format!("showroom:flash:{{{sid}}}:stock");
+    assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0");
+    // A retry with the same key, on the other instance, returns the first order.
+    for (i, buyer, first) in won.iter().take(10) {
+        let other = if i % 2 == 0 { &b } else { &a };
+        let again = run(
+            other,
+            buyer,
+            json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again["id"], first["id"]);
+        assert_eq!(again["replayed"], json!(true));
+    }
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM commerce_orders").await,
+        100,
+        "retries made no second order"
+    );
+}
+
+/// Per-customer limit across instances and concurrent retries of one key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_customer_limit_and_concurrent_retries() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 1_000, 2).await;
+    let ann = viewer(&a, "ann");
+    // 20 attempts with distinct keys, alternating instances: exactly 2 units.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (ann, sid) = (ann.clone(), sid.clone());
+        tasks.push(tokio::spawn(async move {
+            run(
+                &shop,
+                &ann,
+                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("a{i}")}),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert_eq!(e.code(), "customer_limit", "{e}"),
+        }
+    }
+    assert_eq!(ok, 2);
+    // A quantity over the limit is refused outright.
+    assert_eq!(
+        code(
+            run(
+                &a,
+                &viewer(&a, "q"),
+                json!({"type":"flash.purchase","sale_id":sid,"quantity":3})
+            )
+            .await
+        ),
+        "customer_limit"
+    );
+    // 30 concurrent sends of the same key by one buyer: one order; the rest get it back or
+    // are told the first is still in progress.
+    let bo = viewer(&a, "bo");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (bo, sid) = (bo.clone(), sid.clone());
+        tasks.push(tokio::spawn(async move {
+            run(
+                &shop,
+                &bo,
+                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"same"}),
+            )
+            .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(o) => {
+                ids.insert(o["id"].as_str().unwrap().to_owned());
+            }
+            Err(e) => assert_eq!(e.code(), "in_progress", "{e}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one order for one key");
+    let n = scalar(&db, "SELECT COUNT(*) FROM commerce_orders").await;
+    assert_eq!(n, 3, "ann's two orders and bo's one");
+}
+
+/// A reservation whose SQL write fails is given back (nothing lost); a banned buyer's
+/// reservation too; after Redis loses its keys, stock and keys are re-seeded from SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_compensation_and_reseed() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 2, 1).await;
+    // Key already used for another request (a checkout): the SQL claim refuses it; the Redis
+    // reservation must come back.
+    let cy = viewer(&a, "cy");
+    let p = run(
+        &a,
+        &Actor::admin(),
+        json!({"type":"product.create","title":"Cap","price_minor":500,"currency":"EUR","stock":5}),
+    )
+    .await
+    .unwrap();
+    run(
+        &a,
+        &cy,
+        json!({"type":"cart.set","product_id":p["id"],"quantity":1}),
+    )
+    .await
+    .unwrap();
+    run(&a, &cy, json!({"type":"checkout","idempotency_key":"dup"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            run(
+                &a,
+                &cy,
+                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"dup"})
+            )
+            .await
+        ),
+        "invalid"
+    );
+    // A banned buyer: refused, reservation given back.
+    let dee = viewer(&a, "dee");
+    run(
+        &a,
+        &host(&a),
+        json!({"type":"mod.sanction","user_id":dee.user_id,"kind":"ban"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(run(&b, &dee, json!({"type":"flash.purchase","sale_id":sid})).await),
+        "banned"
+    );
+    // Both units are still there.
+    let e1 = viewer(&a, "e1");
+    let first = run(
+        &a,
+        &e1,
+        json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"e1"}),
+    )
+    .await
+    .unwrap();
+    // Redis loses everything: the next attempt re-seeds from SQL (1 left, e1's key known).
+    assert_eq!(redis_cmd(&redis, &["FLUSHALL"]).await, "OK");
+    let again = run(
+        &b,
+        &e1,
+        json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"e1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again["id"], first["id"],
+        "retry after the flush: same order"
+    );
+    run(
+        &b,
+        &viewer(&b, "e2"),
+        json!({"type":"flash.purchase","sale_id":sid}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(
+            run(
+                &a,
+                &viewer(&a, "e3"),
+                json!({"type":"flash.purchase","sale_id":sid})
+            )
+            .await
+        ),
+        "sold_out"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        scalar(&db, "SELECT remaining FROM commerce_flash_sales").await,
+        0
+    );
+}
+
+/// Ending a sale on one instance is seen by the other's cached window at once; the window
+/// running out by itself emits `flash.ended` (reason `window_elapsed`) stamped in stream time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_end_on_one_instance_and_window_timer() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, streams, sid, _db) = two_shops(&pg, &redis, 100, 1).await;
+    let f1 = viewer(&a, "f1");
+    let bought = run(
+        &a,
+        &f1,
+        json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"f1k"}),
+    )
+    .await
+    .unwrap(); // A caches the window
+    run(&b, &host(&b), json!({"type":"flash.end","sale_id":sid}))
+        .await
+        .unwrap();
+    streams.advance(S, 4_000); // past the 3 s allowance
+    let e = run(
+        &a,
+        &viewer(&a, "f2"),
+        json!({"type":"flash.purchase","sale_id":sid,"playout":{"pts_ms":100_500}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), "sale_ended", "{e}");
+    // A retry of the purchase made while it was open still returns that order.
+    for shop in [&a, &b] {
+        let again = run(
+            shop,
+            &f1,
+            json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"f1k"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again["id"], bought["id"]);
+    }
+    // A 1 s sale that simply runs out.
+    let p = run(
+        &a,
+        &Actor::admin(),
+        json!({"type":"product.create","title":"Hat","price_minor":100,"currency":"EUR","stock":1}),
+    )
+    .await
+    .unwrap();
+    let s2 = run(&a, &host(&a), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":1}))
+        .await
+        .unwrap();
+    let s2 = s2["id"].as_str().unwrap().to_owned();
+    run(&a, &host(&a), json!({"type":"flash.start","sale_id":s2}))
+        .await
+        .unwrap(); // window pts 104_000..105_000
+    let before = run(&a, &viewer(&a, "t"), json!({"type":"timeline"}))
+        .await
+        .unwrap();
+    assert!(!before["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["data"]["reason"] == json!("window_elapsed")));
+    streams.advance(S, 1_200);
+    let mut found = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let tl = run(&b, &viewer(&b, "t"), json!({"type":"timeline"}))
+            .await
+            .unwrap();
+        found = tl["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == json!("flash.ended") && e["data"]["id"] == json!(s2))
+            .cloned();
+        if found.is_some() {
+            break;
+        }
+    }
+    let ev = found.expect("flash.ended after the window ran out");
+    assert_eq!(ev["data"]["reason"], json!("window_elapsed"));
+    assert_eq!(ev["data"]["state"], json!("ended"));
+    let pts = ev["stamp"]["pts_ms"].as_u64().unwrap();
+    assert!(
+        (105_000..106_000).contains(&pts),
+        "stamped in stream time: {pts}"
+    );
+    // Exactly one such event.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let tl = run(&a, &viewer(&a, "t"), json!({"type":"timeline"}))
+        .await
+        .unwrap();
+    let n = tl["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == json!("flash.ended") && e["data"]["id"] == json!(s2))
+        .count();
+    assert_eq!(n, 1);
+}
+
+/// Product edit and delete: events on the streams showing it, unpin on delete, orders keep
+/// their snapshot; viewers are refused.
+async fn product_edit_delete(db: CommerceDb) {
+    let streams = FakeStreams::with_stream(S, "key-1");
+    streams.set_clock(S, 1, 5_000, SystemTime::now());
+    let shop = start(db, streams.clone(), CommerceConfig::default()).await;
+    let admin = Actor::admin();
+    let p = run(&shop, &admin, json!({"type":"product.create","title":"Lamp","price_minor":3_000,"currency":"EUR","stock":5,
+        "image_url":"http://127.0.0.1/l.png"}))
+    .await
+    .unwrap();
+    let pid = p["id"].as_str().unwrap().to_owned();
+    let h = host(&shop);
+    run(
+        &shop,
+        &h,
+        json!({"type":"stream_products.set","product_ids":[pid]}),
+    )
+    .await
+    .unwrap();
+    run(&shop, &h, json!({"type":"pin.add","product_id":pid}))
+        .await
+        .unwrap();
+    let v = viewer(&shop, "gus");
+    run(
+        &shop,
+        &v,
+        json!({"type":"cart.set","product_id":pid,"quantity":1}),
+    )
+    .await
+    .unwrap();
+    let order = run(&shop, &v, json!({"type":"checkout"})).await.unwrap();
+    assert_eq!(
+        code(
+            run(
+                &shop,
+                &v,
+                json!({"type":"product.update","product_id":pid,"price_minor":1})
+            )
+            .await
+        ),
+        "forbidden"
+    );
+    assert_eq!(
+        code(run(&shop, &h, json!({"type":"product.delete","product_id":pid})).await),
+        "forbidden"
+    );
+    assert_eq!(
+        code(
+            run(
+                &shop,
+                &admin,
+                json!({"type":"product.update","product_id":pid,"currency":"euro"})
+            )
+            .await
+        ),
+        "invalid"
+    );
+    let up = run(&shop, &admin, json!({"type":"product.update","product_id":pid,"price_minor":2_500,"title":"Desk lamp","image_url":""}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            up["price_minor"].clone(),
+            up["title"].clone(),
+            up["image_url"].clone(),
+            up["stock"].clone()
+        ),
+        (json!(2_500), json!("Desk lamp"), Value::Null, json!(4))
+    );
+    let del = run(
+        &shop,
+        &admin,
+        json!({"type":"product.delete","product_id":pid}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(del["deleted"], json!(pid));
+    assert_eq!(
+        code(run(&shop, &v, json!({"type":"product.get","product_id":pid})).await),
+        "not_found"
+    );
+    assert_eq!(
+        code(
+            run(
+                &shop,
+                &admin,
+                json!({"type":"product.delete","product_id":pid})
+            )
+            .await
+        ),
+        "not_found"
+    );
+    let pins = run(&shop, &v, json!({"type":"pin.list"})).await.unwrap();
+    assert_eq!(pins["pins"], json!([]));
+    let list = run(&shop, &v, json!({"type":"stream_products.list"}))
+        .await
+        .unwrap();
+    assert_eq!(list["products"], json!([]));
+    let kinds: Vec<String> = run(&shop, &v, json!({"type":"timeline"})).await.unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    let tail: Vec<&str> = kinds
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(tail, ["product.updated", "pin.removed", "product.deleted"]);
+    // The pin's timeline range was closed.
+    assert!(streams
+        .marks
+        .lock()
+        .iter()
+        .any(|(_, m)| m.class == "com.showroom.pin" && m.duration.is_some()));
+    let kept = run(
+        &shop,
+        &v,
+        json!({"type":"order.get","order_id":order["id"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept["items"][0]["product_id"], json!(pid));
+    assert_eq!(
+        kept["total_minor"],
+        json!(3_000),
+        "the order keeps its price"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_product_edit_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    product_edit_delete(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_product_edit_delete() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    product_edit_delete(postgres(&pg.url()).await).await;
+}
+
+/// The window-ran-out event without Redis (SQLite, one process), delivered to a WebSocket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_window_timer_reaches_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams = FakeStreams::with_stream(S, "key-1");
+    streams.set_clock(S, 2, 50_000, SystemTime::now());
+    let shop = start(
+        sqlite(&dir).await,
+        streams.clone(),
+        CommerceConfig::default(),
+    )
+    .await;
+    let base = serve(shop.clone()).await;
+    let p = run(
+        &shop,
+        &Actor::admin(),
+        json!({"type":"product.create","title":"Hat","price_minor":100,"currency":"EUR","stock":1}),
+    )
+    .await
+    .unwrap();
+    let s = run(&shop, &host(&shop), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":2}))
+        .await
+        .unwrap();
+    let t = shop.issue_viewer_token(S, Some("w".into())).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/ws/{S}?token={}",
+        base.replace("http", "ws"),
+        t["token"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    run(
+        &shop,
+        &host(&shop),
+        json!({"type":"flash.start","sale_id":s["id"]}),
+    )
+    .await
+    .unwrap();
+    streams.advance(S, 2_100);
+    let ev = loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["kind"] == json!("flash.ended") {
+                break v;
+            }
+        }
+    };
+    assert_eq!(ev["data"]["reason"], json!("window_elapsed"));
+    assert_eq!(ev["stamp"]["epoch"], json!(2));
+}
+
+async fn serve(shop: Arc<Commerce>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = engine_router::router(shop);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+/// One user on two instances (two sockets) shares one per-user budget through Redis: of 10
+/// commands within the window, exactly `burst` pass; the refused ones get an error frame and
+/// both sockets stay usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_user_rate_limit_spans_instances() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let streams = FakeStreams::with_stream(S, "key-1");
+    let cfg = CommerceConfig {
+        redis_url: Some(redis.url()),
+        user_rate_per_s: 1,
+        user_burst: 5, // a 5 s window admitting 5
+        ..CommerceConfig::default()
+    };
+    let a = start(postgres(&pg.url()).await, streams.clone(), cfg.clone()).await;
+    let b = start(postgres(&pg.url()).await, streams.clone(), cfg).await;
+    let (base_a, base_b) = (serve(a.clone()).await, serve(b.clone()).await);
+    let t = a.issue_viewer_token(S, Some("hal".into())).unwrap();
+    let token = t["token"].as_str().unwrap().to_owned();
+    let mut socks = Vec::new();
+    for base in [&base_a, &base_b] {
+        let (ws, _) = tokio_tungstenite::connect_async(format!(
+            "{}/ws/{S}?token={token}",
+            base.replace("http", "ws")
+        ))
+        .await
+        .unwrap();
+        socks.push(ws);
+    }
+    let (mut ok, mut limited) = (0, 0);
+    for i in 0..10 {
+        let ws = &mut socks[i % 2];
+        ws.send(Message::Text(
+            json!({"v":1,"id":i,"type":"pin.list"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("reply")
+                .unwrap()
+                .unwrap();
+            let Message::Text(t) = m else { continue };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            match v["type"].as_str() {
+                Some("result") => ok += 1,
+                Some("error") => {
+                    assert_eq!(v["code"], json!("rate_limited"), "{v}");
+                    assert!(v["retry_after_ms"].as_u64().unwrap() > 0);
+                    limited += 1;
+                }
+                _ => continue,
+            }
+            break;
+        }
+    }
+    assert_eq!((ok, limited), (5, 5));
+    // Both sockets survive.
+    for ws in &mut socks {
+        ws.send(Message::Text(
+            json!({"type":"ping","id":"p"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("pong")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = m {
+                if serde_json::from_str::<Value>(t.as_str()).unwrap()["type"] == json!("pong") {
+                    break;
+                }
+            }
+        }
+    }
+}
