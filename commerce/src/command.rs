@@ -30,21 +30,7 @@ pub enum Command {
     ProductGet { product_id: String },
     /// Change the given fields (absent = unchanged; `image_url: ""` clears it).
     #[serde(rename = "product.update")]
-    ProductUpdate {
-        product_id: String,
-        #[serde(default)]
-        title: Option<String>,
-        #[serde(default)]
-        price_minor: Option<i64>,
-        #[serde(default)]
-        currency: Option<String>,
-        #[serde(default)]
-        stock: Option<i64>,
-        #[serde(default)]
-        image_url: Option<String>,
-        #[serde(default)]
-        variants: Option<Vec<Value>>,
-    },
+    ProductUpdate(ProductEdit),
     #[serde(rename = "product.delete")]
     ProductDelete { product_id: String },
     #[serde(rename = "product.list")]
@@ -196,15 +182,23 @@ pub enum Command {
     },
 }
 
-/// The fields `product.update` may change (absent = unchanged).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `product.update`: the product and the fields to change (absent = unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProductEdit {
+    pub product_id: String,
+    #[serde(default)]
     pub title: Option<String>,
+    #[serde(default)]
     pub price_minor: Option<i64>,
+    #[serde(default)]
     pub currency: Option<String>,
+    #[serde(default)]
     pub stock: Option<i64>,
     /// `""` clears the image.
+    #[serde(default)]
     pub image_url: Option<String>,
+    #[serde(default)]
     pub variants: Option<Vec<Value>>,
 }
 
@@ -314,25 +308,7 @@ impl Commerce {
                 .await
             }
             C::ProductGet { product_id } => self.product_get(&product_id).await,
-            C::ProductUpdate {
-                product_id,
-                title,
-                price_minor,
-                currency,
-                stock,
-                image_url,
-                variants,
-            } => {
-                let edit = ProductEdit {
-                    title,
-                    price_minor,
-                    currency,
-                    stock,
-                    image_url,
-                    variants,
-                };
-                self.product_update(actor, &product_id, edit).await
-            }
+            C::ProductUpdate(edit) => self.product_update(actor, edit).await,
             C::ProductDelete { product_id } => self.product_delete(actor, &product_id).await,
             C::ProductList {} => self.product_list().await,
             C::StreamProductsSet { product_ids } => {

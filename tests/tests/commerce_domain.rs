@@ -5,40 +5,13 @@ mod commerce_common;
 
 use commerce_common::*;
 use serde_json::{json, Value};
-use showroom_commerce::{Actor, Command, Commerce, CommerceConfig, CommerceDb, CommerceError};
+use showroom_commerce::{Actor, Command, Commerce, CommerceConfig, CommerceDb};
 use showroom_tests::services::Postgres;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const S: &str = "show-1";
 
-fn token_actor(shop: &Commerce, v: Value) -> Actor {
-    shop.authenticate(v["token"].as_str().expect("token"))
-        .expect("verify")
-}
-fn viewer(shop: &Commerce, name: &str) -> Actor {
-    token_actor(
-        shop,
-        shop.issue_viewer_token(S, Some(name.into()))
-            .expect("viewer token"),
-    )
-}
-fn host(shop: &Commerce) -> Actor {
-    token_actor(
-        shop,
-        shop.issue_host_token(S, "key-1", None).expect("host token"),
-    )
-}
-async fn run(shop: &Arc<Commerce>, a: &Actor, cmd: Value) -> Result<Value, CommerceError> {
-    let cmd: Command = serde_json::from_value(cmd).expect("command json");
-    shop.execute(a, Some(S), cmd).await
-}
-fn code(r: Result<Value, CommerceError>) -> String {
-    match r {
-        Ok(v) => panic!("expected a refusal, got {v}"),
-        Err(e) => e.code().to_owned(),
-    }
-}
 async fn product(shop: &Arc<Commerce>, title: &str, price: i64, stock: i64) -> String {
     let p = run(shop, &Actor::admin(), json!({"type":"product.create","title":title,"price_minor":price,"currency":"EUR","stock":stock,
         "image_url":"http://127.0.0.1/x.png","variants":[{"size":"M"}]})).await.unwrap();

@@ -10,34 +10,14 @@ mod engine_router;
 use commerce_common::*;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use showroom_commerce::{Actor, Command, Commerce, CommerceConfig, CommerceDb, CommerceError};
+use showroom_commerce::{Actor, Commerce, CommerceConfig, CommerceDb, CommerceError};
 use showroom_tests::services::{Postgres, Redis};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio_tungstenite::tungstenite::Message;
 
-const S: &str = "show-1";
+const S: &str = SHOW;
 
-fn viewer(shop: &Commerce, name: &str) -> Actor {
-    let t = shop
-        .issue_viewer_token(S, Some(name.into()))
-        .expect("viewer token");
-    shop.authenticate(t["token"].as_str().unwrap()).unwrap()
-}
-fn host(shop: &Commerce) -> Actor {
-    let t = shop.issue_host_token(S, "key-1", None).expect("host token");
-    shop.authenticate(t["token"].as_str().unwrap()).unwrap()
-}
-async fn run(shop: &Arc<Commerce>, a: &Actor, cmd: Value) -> Result<Value, CommerceError> {
-    let cmd: Command = serde_json::from_value(cmd).expect("command json");
-    shop.execute(a, Some(S), cmd).await
-}
-fn code(r: Result<Value, CommerceError>) -> String {
-    match r {
-        Ok(v) => panic!("expected a refusal, got {v}"),
-        Err(e) => e.code().to_owned(),
-    }
-}
 fn redis_cfg(redis: &Redis) -> CommerceConfig {
     CommerceConfig {
         redis_url: Some(redis.url()),
@@ -63,6 +43,30 @@ async fn redis_cmd(redis: &Redis, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `n` concurrent commands, alternating between instances A and B; `make(i)` gives the actor
+/// and command of attempt `i`. Results in attempt order.
+async fn concurrently(
+    a: &Arc<Commerce>,
+    b: &Arc<Commerce>,
+    n: usize,
+    make: impl Fn(usize, &Arc<Commerce>) -> (Actor, Value),
+) -> Vec<(Actor, Result<Value, CommerceError>)> {
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (actor, cmd) = make(i, &shop);
+        tasks.push(tokio::spawn(async move {
+            let r = run(&shop, &actor, cmd).await;
+            (actor, r)
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// Two instances A and B, one stream live on both (same fake clock), a product, and a started
 /// sale of `stock` units, `limit` per customer.
 async fn two_shops(
@@ -82,21 +86,16 @@ async fn two_shops(
     let db = postgres(&pg.url()).await;
     let a = start(db.clone(), streams.clone(), redis_cfg(redis)).await;
     let b = start(postgres(&pg.url()).await, streams.clone(), redis_cfg(redis)).await;
-    let p = run(&a, &Actor::admin(), json!({"type":"product.create","title":"Sneaker","price_minor":12_000,"currency":"EUR","stock":5}))
-        .await
-        .unwrap();
-    let sale = run(
+    let p = ok(&a, &Actor::admin(), json!({"type":"product.create","title":"Sneaker","price_minor":12_000,"currency":"EUR","stock":5})).await;
+    let sale = ok(
         &a,
         &host(&a),
         json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":4_900,
         "stock":stock,"per_customer_limit":limit,"duration_s":600}),
     )
-    .await
-    .unwrap();
+    .await;
     let sid = sale["id"].as_str().unwrap().to_owned();
-    run(&a, &host(&a), json!({"type":"flash.start","sale_id":sid}))
-        .await
-        .unwrap();
+    ok(&a, &host(&a), json!({"type":"flash.start","sale_id":sid})).await;
     (a, b, streams, sid, db)
 }
 
@@ -107,20 +106,13 @@ async fn redis_two_instances_5000_attempts_100_units() {
     let pg = Postgres::start().expect("PostgreSQL");
     let redis = Redis::start().expect("redis-server");
     let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 100, 1).await;
-    let mut tasks = Vec::new();
-    for i in 0..5_000 {
-        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let buyer = viewer(&shop, &format!("b{i}"));
-        let sid = sid.clone();
-        tasks.push(tokio::spawn(async move {
-            let cmd =
-                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")});
-            (i, buyer.clone(), run(&shop, &buyer, cmd).await)
-        }));
-    }
+    let results = concurrently(&a, &b, 5_000, |i, shop| {
+        let cmd = json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")});
+        (viewer(shop, &format!("b{i}")), cmd)
+    })
+    .await;
     let mut won = Vec::new();
-    for t in tasks {
-        let (i, buyer, r) = t.await.unwrap();
+    for (i, (buyer, r)) in results.into_iter().enumerate() {
         match r {
             Ok(o) => won.push((i, buyer, o)),
             Err(e) => assert_eq!(e.code(), "sold_out", "{e}"),
@@ -141,13 +133,12 @@ async fn redis_two_instances_5000_attempts_100_units() {
     // A retry with the same key, on the other instance, returns the first order.
     for (i, buyer, first) in won.iter().take(10) {
         let other = if i % 2 == 0 { &b } else { &a };
-        let again = run(
+        let again = ok(
             other,
             buyer,
             json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")}),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(again["id"], first["id"]);
         assert_eq!(again["replayed"], json!(true));
     }
@@ -166,27 +157,19 @@ async fn redis_customer_limit_and_concurrent_retries() {
     let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 1_000, 2).await;
     let ann = viewer(&a, "ann");
     // 20 attempts with distinct keys, alternating instances: exactly 2 units.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let (ann, sid) = (ann.clone(), sid.clone());
-        tasks.push(tokio::spawn(async move {
-            run(
-                &shop,
-                &ann,
-                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("a{i}")}),
-            )
-            .await
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => ok += 1,
+    let results = concurrently(&a, &b, 20, |i, _| {
+        let cmd = json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("a{i}")});
+        (ann.clone(), cmd)
+    })
+    .await;
+    let mut bought = 0;
+    for (_, r) in results {
+        match r {
+            Ok(_) => bought += 1,
             Err(e) => assert_eq!(e.code(), "customer_limit", "{e}"),
         }
     }
-    assert_eq!(ok, 2);
+    assert_eq!(bought, 2);
     // A quantity over the limit is refused outright.
     assert_eq!(
         code(
@@ -202,22 +185,14 @@ async fn redis_customer_limit_and_concurrent_retries() {
     // 30 concurrent sends of the same key by one buyer: one order; the rest get it back or
     // are told the first is still in progress.
     let bo = viewer(&a, "bo");
-    let mut tasks = Vec::new();
-    for i in 0..30 {
-        let shop = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let (bo, sid) = (bo.clone(), sid.clone());
-        tasks.push(tokio::spawn(async move {
-            run(
-                &shop,
-                &bo,
-                json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"same"}),
-            )
-            .await
-        }));
-    }
+    let results = concurrently(&a, &b, 30, |_, _| {
+        let cmd = json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"same"});
+        (bo.clone(), cmd)
+    })
+    .await;
     let mut ids = std::collections::HashSet::new();
-    for t in tasks {
-        match t.await.unwrap() {
+    for (_, r) in results {
+        match r {
             Ok(o) => {
                 ids.insert(o["id"].as_str().unwrap().to_owned());
             }
@@ -239,23 +214,19 @@ async fn redis_compensation_and_reseed() {
     // Key already used for another request (a checkout): the SQL claim refuses it; the Redis
     // reservation must come back.
     let cy = viewer(&a, "cy");
-    let p = run(
+    let p = ok(
         &a,
         &Actor::admin(),
         json!({"type":"product.create","title":"Cap","price_minor":500,"currency":"EUR","stock":5}),
     )
-    .await
-    .unwrap();
-    run(
+    .await;
+    ok(
         &a,
         &cy,
         json!({"type":"cart.set","product_id":p["id"],"quantity":1}),
     )
-    .await
-    .unwrap();
-    run(&a, &cy, json!({"type":"checkout","idempotency_key":"dup"}))
-        .await
-        .unwrap();
+    .await;
+    ok(&a, &cy, json!({"type":"checkout","idempotency_key":"dup"})).await;
     assert_eq!(
         code(
             run(
@@ -269,46 +240,42 @@ async fn redis_compensation_and_reseed() {
     );
     // A banned buyer: refused, reservation given back.
     let dee = viewer(&a, "dee");
-    run(
+    ok(
         &a,
         &host(&a),
         json!({"type":"mod.sanction","user_id":dee.user_id,"kind":"ban"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         code(run(&b, &dee, json!({"type":"flash.purchase","sale_id":sid})).await),
         "banned"
     );
     // Both units are still there.
     let e1 = viewer(&a, "e1");
-    let first = run(
+    let first = ok(
         &a,
         &e1,
         json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"e1"}),
     )
-    .await
-    .unwrap();
+    .await;
     // Redis loses everything: the next attempt re-seeds from SQL (1 left, e1's key known).
     assert_eq!(redis_cmd(&redis, &["FLUSHALL"]).await, "OK");
-    let again = run(
+    let again = ok(
         &b,
         &e1,
         json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"e1"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         again["id"], first["id"],
         "retry after the flush: same order"
     );
-    run(
+    ok(
         &b,
         &viewer(&b, "e2"),
         json!({"type":"flash.purchase","sale_id":sid}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         code(
             run(
@@ -342,16 +309,13 @@ async fn redis_end_on_one_instance_and_window_timer() {
     let redis = Redis::start().expect("redis-server");
     let (a, b, streams, sid, _db) = two_shops(&pg, &redis, 100, 1).await;
     let f1 = viewer(&a, "f1");
-    let bought = run(
+    let bought = ok(
         &a,
         &f1,
         json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"f1k"}),
     )
-    .await
-    .unwrap(); // A caches the window
-    run(&b, &host(&b), json!({"type":"flash.end","sale_id":sid}))
-        .await
-        .unwrap();
+    .await; // A caches the window
+    ok(&b, &host(&b), json!({"type":"flash.end","sale_id":sid})).await;
     streams.advance(S, 4_000); // past the 3 s allowance
     let e = run(
         &a,
@@ -363,33 +327,25 @@ async fn redis_end_on_one_instance_and_window_timer() {
     assert_eq!(e.code(), "sale_ended", "{e}");
     // A retry of the purchase made while it was open still returns that order.
     for shop in [&a, &b] {
-        let again = run(
+        let again = ok(
             shop,
             &f1,
             json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"f1k"}),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(again["id"], bought["id"]);
     }
     // A 1 s sale that simply runs out.
-    let p = run(
+    let p = ok(
         &a,
         &Actor::admin(),
         json!({"type":"product.create","title":"Hat","price_minor":100,"currency":"EUR","stock":1}),
     )
-    .await
-    .unwrap();
-    let s2 = run(&a, &host(&a), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":1}))
-        .await
-        .unwrap();
+    .await;
+    let s2 = ok(&a, &host(&a), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":1})).await;
     let s2 = s2["id"].as_str().unwrap().to_owned();
-    run(&a, &host(&a), json!({"type":"flash.start","sale_id":s2}))
-        .await
-        .unwrap(); // window pts 104_000..105_000
-    let before = run(&a, &viewer(&a, "t"), json!({"type":"timeline"}))
-        .await
-        .unwrap();
+    ok(&a, &host(&a), json!({"type":"flash.start","sale_id":s2})).await; // window pts 104_000..105_000
+    let before = ok(&a, &viewer(&a, "t"), json!({"type":"timeline"})).await;
     assert!(!before["events"]
         .as_array()
         .unwrap()
@@ -399,9 +355,7 @@ async fn redis_end_on_one_instance_and_window_timer() {
     let mut found = None;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let tl = run(&b, &viewer(&b, "t"), json!({"type":"timeline"}))
-            .await
-            .unwrap();
+        let tl = ok(&b, &viewer(&b, "t"), json!({"type":"timeline"})).await;
         found = tl["events"]
             .as_array()
             .unwrap()
@@ -422,9 +376,7 @@ async fn redis_end_on_one_instance_and_window_timer() {
     );
     // Exactly one such event.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let tl = run(&a, &viewer(&a, "t"), json!({"type":"timeline"}))
-        .await
-        .unwrap();
+    let tl = ok(&a, &viewer(&a, "t"), json!({"type":"timeline"})).await;
     let n = tl["events"]
         .as_array()
         .unwrap()
@@ -441,31 +393,25 @@ async fn product_edit_delete(db: CommerceDb) {
     streams.set_clock(S, 1, 5_000, SystemTime::now());
     let shop = start(db, streams.clone(), CommerceConfig::default()).await;
     let admin = Actor::admin();
-    let p = run(&shop, &admin, json!({"type":"product.create","title":"Lamp","price_minor":3_000,"currency":"EUR","stock":5,
-        "image_url":"http://127.0.0.1/l.png"}))
-    .await
-    .unwrap();
+    let p = ok(&shop, &admin, json!({"type":"product.create","title":"Lamp","price_minor":3_000,"currency":"EUR","stock":5,
+        "image_url":"http://127.0.0.1/l.png"})).await;
     let pid = p["id"].as_str().unwrap().to_owned();
     let h = host(&shop);
-    run(
+    ok(
         &shop,
         &h,
         json!({"type":"stream_products.set","product_ids":[pid]}),
     )
-    .await
-    .unwrap();
-    run(&shop, &h, json!({"type":"pin.add","product_id":pid}))
-        .await
-        .unwrap();
+    .await;
+    ok(&shop, &h, json!({"type":"pin.add","product_id":pid})).await;
     let v = viewer(&shop, "gus");
-    run(
+    ok(
         &shop,
         &v,
         json!({"type":"cart.set","product_id":pid,"quantity":1}),
     )
-    .await
-    .unwrap();
-    let order = run(&shop, &v, json!({"type":"checkout"})).await.unwrap();
+    .await;
+    let order = ok(&shop, &v, json!({"type":"checkout"})).await;
     assert_eq!(
         code(
             run(
@@ -492,9 +438,7 @@ async fn product_edit_delete(db: CommerceDb) {
         ),
         "invalid"
     );
-    let up = run(&shop, &admin, json!({"type":"product.update","product_id":pid,"price_minor":2_500,"title":"Desk lamp","image_url":""}))
-        .await
-        .unwrap();
+    let up = ok(&shop, &admin, json!({"type":"product.update","product_id":pid,"price_minor":2_500,"title":"Desk lamp","image_url":""})).await;
     assert_eq!(
         (
             up["price_minor"].clone(),
@@ -504,13 +448,12 @@ async fn product_edit_delete(db: CommerceDb) {
         ),
         (json!(2_500), json!("Desk lamp"), Value::Null, json!(4))
     );
-    let del = run(
+    let del = ok(
         &shop,
         &admin,
         json!({"type":"product.delete","product_id":pid}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(del["deleted"], json!(pid));
     assert_eq!(
         code(run(&shop, &v, json!({"type":"product.get","product_id":pid})).await),
@@ -527,13 +470,11 @@ async fn product_edit_delete(db: CommerceDb) {
         ),
         "not_found"
     );
-    let pins = run(&shop, &v, json!({"type":"pin.list"})).await.unwrap();
+    let pins = ok(&shop, &v, json!({"type":"pin.list"})).await;
     assert_eq!(pins["pins"], json!([]));
-    let list = run(&shop, &v, json!({"type":"stream_products.list"}))
-        .await
-        .unwrap();
+    let list = ok(&shop, &v, json!({"type":"stream_products.list"})).await;
     assert_eq!(list["products"], json!([]));
-    let kinds: Vec<String> = run(&shop, &v, json!({"type":"timeline"})).await.unwrap()["events"]
+    let kinds: Vec<String> = ok(&shop, &v, json!({"type":"timeline"})).await["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -553,13 +494,12 @@ async fn product_edit_delete(db: CommerceDb) {
         .lock()
         .iter()
         .any(|(_, m)| m.class == "com.showroom.pin" && m.duration.is_some()));
-    let kept = run(
+    let kept = ok(
         &shop,
         &v,
         json!({"type":"order.get","order_id":order["id"]}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(kept["items"][0]["product_id"], json!(pid));
     assert_eq!(
         kept["total_minor"],
@@ -593,16 +533,13 @@ async fn sqlite_window_timer_reaches_websocket() {
     )
     .await;
     let base = serve(shop.clone()).await;
-    let p = run(
+    let p = ok(
         &shop,
         &Actor::admin(),
         json!({"type":"product.create","title":"Hat","price_minor":100,"currency":"EUR","stock":1}),
     )
-    .await
-    .unwrap();
-    let s = run(&shop, &host(&shop), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":2}))
-        .await
-        .unwrap();
+    .await;
+    let s = ok(&shop, &host(&shop), json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":50,"stock":5,"duration_s":2})).await;
     let t = shop.issue_viewer_token(S, Some("w".into())).unwrap();
     let (mut ws, _) = tokio_tungstenite::connect_async(format!(
         "{}/ws/{S}?token={}",
@@ -611,13 +548,12 @@ async fn sqlite_window_timer_reaches_websocket() {
     ))
     .await
     .unwrap();
-    run(
+    ok(
         &shop,
         &host(&shop),
         json!({"type":"flash.start","sale_id":s["id"]}),
     )
-    .await
-    .unwrap();
+    .await;
     streams.advance(S, 2_100);
     let ev = loop {
         let m = tokio::time::timeout(Duration::from_secs(5), ws.next())

@@ -397,15 +397,7 @@ async fn flash_burst(db: CommerceDb, count_sql: &str) {
             sid.clone(),
         )));
     }
-    let mut won = Vec::new();
-    for (i, t) in tasks.into_iter().enumerate() {
-        let (st, body) = t.await.unwrap();
-        match st {
-            200 => won.push((i, body["id"].as_str().unwrap().to_owned())),
-            409 => assert_eq!(body["error"]["code"], json!("sold_out"), "{body}"),
-            other => panic!("unexpected {other}: {body}"),
-        }
-    }
+    let won = winners(tasks).await;
     eprintln!("5000 attempts in {:?}", t0.elapsed());
     assert_eq!(won.len(), 100);
     // Retries of the winners (same key) get the same order back.

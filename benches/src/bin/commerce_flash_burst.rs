@@ -174,10 +174,11 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
     );
     if let Some(pool) = pool {
         let source = format!("flash:{sid}");
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commerce_orders WHERE source = $1")
-            .bind(&source)
-            .fetch_one(pool)
-            .await?;
+        let rows: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM commerce_orders WHERE source = $1")
+                .bind(&source)
+                .fetch_one(pool)
+                .await?;
         let left: i64 =
             sqlx::query_scalar("SELECT remaining FROM commerce_flash_sales WHERE id = $1")
                 .bind(&sid)

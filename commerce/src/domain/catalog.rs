@@ -57,6 +57,19 @@ fn check_currency(currency: &str) -> Result<(), CommerceError> {
     Ok(())
 }
 
+/// Append event `$kind` (data `$data`) on each stream of `$streams`, inside `$tx`.
+macro_rules! on_streams {
+    ($shop:expr, $tx:expr, $streams:expr, $kind:expr, $actor:expr, $data:expr) => {{
+        let mut events = Vec::new();
+        for stream in $streams {
+            let stamp = $shop.stamp_now(stream);
+            let ev = NewEvent::public($kind, Some(&$actor.user_id), stamp, $data.clone());
+            events.push(append_event!($tx, stream, ev));
+        }
+        events
+    }};
+}
+
 impl Commerce {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn product_create(
@@ -105,10 +118,10 @@ impl Commerce {
     pub(crate) async fn product_update(
         self: &Arc<Self>,
         actor: &Actor,
-        product_id: &str,
         edit: ProductEdit,
     ) -> Result<Value, CommerceError> {
         actor.require_admin("editing products")?;
+        let product_id = edit.product_id.as_str();
         if let Some(t) = &edit.title {
             check_len("title", t, 200)?;
         }
@@ -158,20 +171,9 @@ impl Commerce {
                 .fetch_one(&mut *tx)
                 .await?;
             let product = product_json!(&r);
-            let mut events = Vec::new();
-            for stream in showing!(tx, product_id) {
-                let stamp = self.stamp_now(&stream);
-                events.push(append_event!(
-                    tx,
-                    &stream,
-                    NewEvent::public(
-                        "product.updated",
-                        Some(&actor.user_id),
-                        stamp,
-                        json!({ "product": product })
-                    )
-                ));
-            }
+            let streams = showing!(tx, product_id);
+            let data = json!({ "product": product });
+            let events = on_streams!(self, tx, &streams, "product.updated", actor, data);
             tx.commit().await?;
             Ok::<_, CommerceError>(events)
         })?;
@@ -230,24 +232,10 @@ impl Commerce {
             if gone == 0 {
                 return Err(CommerceError::NotFound(format!("product {product_id}")));
             }
-            let mut events = Vec::new();
-            for stream in streams
-                .iter()
-                .chain(pinned_on.iter())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                let stamp = self.stamp_now(stream);
-                events.push(append_event!(
-                    tx,
-                    stream,
-                    NewEvent::public(
-                        "product.deleted",
-                        Some(&actor.user_id),
-                        stamp,
-                        json!({ "product_id": product_id })
-                    )
-                ));
-            }
+            let all: std::collections::BTreeSet<&String> =
+                streams.iter().chain(pinned_on.iter()).collect();
+            let data = json!({ "product_id": product_id });
+            let events = on_streams!(self, tx, all, "product.deleted", actor, data);
             tx.commit().await?;
             Ok::<_, CommerceError>(events)
         })?;

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use parking_lot::Mutex;
+use serde_json::{json, Value};
 use showroom_commerce::{
-    Commerce, CommerceConfig, CommerceDb, Secrets, StreamClock, StreamDirectory, TimelineMarker,
+    Actor, Command, Commerce, CommerceConfig, CommerceDb, CommerceError, Secrets, StreamClock,
+    StreamDirectory, TimelineMarker,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,4 +108,68 @@ pub async fn start(
     Commerce::start(cfg, secrets(), db, streams)
         .await
         .expect("commerce start")
+}
+
+/// The stream the domain-level tests act on (stream key `key-1`).
+pub const SHOW: &str = "show-1";
+
+pub fn token_actor(shop: &Commerce, v: Value) -> Actor {
+    shop.authenticate(v["token"].as_str().expect("token"))
+        .expect("verify")
+}
+
+/// A named viewer of [`SHOW`].
+pub fn viewer(shop: &Commerce, name: &str) -> Actor {
+    token_actor(
+        shop,
+        shop.issue_viewer_token(SHOW, Some(name.into()))
+            .expect("viewer token"),
+    )
+}
+
+/// The host of [`SHOW`].
+pub fn host(shop: &Commerce) -> Actor {
+    token_actor(
+        shop,
+        shop.issue_host_token(SHOW, "key-1", None)
+            .expect("host token"),
+    )
+}
+
+/// Run a WebSocket-style command on [`SHOW`].
+pub async fn run(shop: &Arc<Commerce>, a: &Actor, cmd: Value) -> Result<Value, CommerceError> {
+    let cmd: Command = serde_json::from_value(cmd).expect("command json");
+    shop.execute(a, Some(SHOW), cmd).await
+}
+
+/// Run a command that must succeed.
+pub async fn ok(shop: &Arc<Commerce>, a: &Actor, cmd: Value) -> Value {
+    let what = cmd["type"].clone();
+    match run(shop, a, cmd).await {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// The refusal code of a command that must fail.
+pub fn code(r: Result<Value, CommerceError>) -> String {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v}"),
+        Err(e) => e.code().to_owned(),
+    }
+}
+
+/// Await purchase tasks: the (attempt index, order id) of the winners; every other answer
+/// must be `sold_out`.
+pub async fn winners(tasks: Vec<tokio::task::JoinHandle<(u16, Value)>>) -> Vec<(usize, String)> {
+    let mut won = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (st, body) = t.await.unwrap();
+        match st {
+            200 => won.push((i, body["id"].as_str().unwrap().to_owned())),
+            409 => assert_eq!(body["error"]["code"], json!("sold_out"), "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    won
 }
