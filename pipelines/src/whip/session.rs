@@ -217,13 +217,17 @@ impl Drop for WhipSession {
     }
 }
 
+/// How long one webrtcbin negotiation step may take. Generous: under CPU load webrtcbin's
+/// signalling thread can answer late, and a late answer is better than a refused publish.
+const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(15);
+
 async fn promise_reply(webrtc: &gst::Element, signal: &str) -> Result<gst::Structure, WhipError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let p = gst::Promise::with_change_func(move |reply| {
         let _ = tx.send(reply.map(|r| r.map(|s| s.to_owned())));
     });
     webrtc.emit_by_name::<()>(signal, &[&None::<gst::Structure>, &p]);
-    match tokio::time::timeout(Duration::from_secs(5), rx).await {
+    match tokio::time::timeout(NEGOTIATION_TIMEOUT, rx).await {
         Ok(Ok(Ok(Some(s)))) => {
             if let Ok(err) = s.get::<gst::glib::Error>("error") {
                 return Err(WhipError::Negotiation(format!("{signal}: {err}")));
@@ -252,7 +256,7 @@ async fn promise(
         let _ = tx.send(err);
     });
     webrtc.emit_by_name::<()>(signal, &[desc, &p]);
-    match tokio::time::timeout(Duration::from_secs(5), rx).await {
+    match tokio::time::timeout(NEGOTIATION_TIMEOUT, rx).await {
         Ok(Ok(None)) => Ok(()),
         Ok(Ok(Some(e))) => Err(e),
         _ => Err("no reply".into()),
