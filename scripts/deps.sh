@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Showroom needs, only those missing (fast when nothing is).
-# Usage: scripts/deps.sh run|test
+# Usage: scripts/deps.sh run|test|bench   (bench = test + the peers the benchmarks run beside us)
 set -euo pipefail
 
 run_pkgs=(
   pkg-config gcc
+  libssl-dev  # str0m's OpenSSL backend (benches/str0m_fanout; the workspace builds it)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
 )
 # Real clients and servers the test suite and benchmarks drive.
 test_pkgs=(ffmpeg redis-server postgresql chromium python3 nginx-light libnginx-mod-rtmp procps)
+# Peers measured in the same run by benches/scripts (not needed by the test suite).
+bench_pkgs=(janus curl)
 
 want=("${run_pkgs[@]}")
 # The web client is built with node + npm; Debian's only if none is on PATH.
 command -v npm >/dev/null || want+=(nodejs npm)
 [ "${1:-run}" = "test" ] && want+=("${test_pkgs[@]}")
+[ "${1:-run}" = "bench" ] && want+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

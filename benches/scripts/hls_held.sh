@@ -35,18 +35,7 @@ done
 [ -x "$HELD" ] || die "$HELD missing: cargo build --release -p showroom-benches --bin hls_held"
 ulimit -n $((CLIENTS * 2 + 1024)) 2>/dev/null || die "cannot raise the open-file limit to $((CLIENTS * 2 + 1024))"
 
-WORK=$(mktemp -d /tmp/hls-held.XXXXXX)
-OUT=${OUT:-$WORK/results}
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$HERE/lib.sh" hls-held
 
 HTTP=$(free_port); RTMP=$(free_port)
 SHOWROOM_HTTP__BIND=127.0.0.1 SHOWROOM_RTMP__BIND=127.0.0.1 RUST_LOG=warn NO_COLOR=1 \

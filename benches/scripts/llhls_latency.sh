@@ -43,20 +43,8 @@ if [ ! -f "$REPO/tests/browser/node_modules/hls.js/dist/hls.min.js" ]; then
   (cd "$REPO/tests/browser" && npm ci --no-audit --no-fund >/dev/null)
 fi
 
-WORK=$(mktemp -d /tmp/llhls-bench.XXXXXX)
+. "$HERE/lib.sh" llhls-bench
 chmod 755 "$WORK"
-OUT=${OUT:-$WORK/results}
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # utime+stime (clock ticks) summed over the given pids and their children.
 ticks() {
   local total=0 p

@@ -1,11 +1,20 @@
 //! Fan-out load tool: `server` runs RTMP ingest + the SFU on 127.0.0.1 and publishes a ~600 kbit/s
-//! ffmpeg stream; `load` (a separate process) opens N webrtc-rs WHEP viewers, counts packets and
+//! ffmpeg stream; `load` (a separate process) opens N webrtc-rs viewers, counts packets and
 //! loss, and reads the server's CPU and RSS from /proc.
 //!
 //! ```text
-//! cargo run --release -p showroom-signaling --example webrtc_fanout -- server 19350 18080
+//! cargo run --release -p showroom-signaling --example webrtc_fanout -- server 19350 18080 [v=ADDR a=ADDR ...]
 //! cargo run --release -p showroom-signaling --example webrtc_fanout -- load http://127.0.0.1:18080/whep/bench <server-pid> 200 30
+//! cargo run --release -p showroom-signaling --example webrtc_fanout -- load janus:http://127.0.0.1:8088/janus <janus-pid> 200 30
 //! ```
+//!
+//! Peers in the same run (`benches/scripts/webrtc_fanout.sh`): `v=ADDR` / `a=ADDR` send a copy of
+//! every H.264 / Opus packet the engine forwards (a tap on the stream's `Fanout`, PT rewritten to
+//! 96 / 111) to ADDR, where `str0m_fanout` (benches) or Janus's streaming plugin forwards it, so
+//! all three serve the same packets. A URL `janus:<base>` makes the load speak Janus's HTTP API
+//! (create, attach `janus.plugin.streaming`, `watch` id 1 → offer, answer with `start`) instead
+//! of WHEP. `WEBRTC_FANOUT_SOURCE=none` starts the server without its ffmpeg (it then waits for
+//! an RTMP or WHIP publisher on key `k-bench`; WHIP gathers on 127.0.0.1 only).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,7 +52,41 @@ impl StreamLookup for One {
     }
 }
 
-async fn server(rtmp_port: u16, http_port: u16) -> Res<()> {
+/// Sends a copy of every packet the engine forwards to the peers' RTP ports.
+async fn tap(
+    fanout: Arc<showroom_signaling::fanout::Fanout>,
+    video: Vec<String>,
+    audio: Vec<String>,
+) -> Res<()> {
+    use showroom_pipelines::rtp::RtpKind;
+    use webrtc::util::Marshal;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let gop = fanout.attach(u64::MAX, tx);
+    let mut queued: std::collections::VecDeque<_> = gop.into();
+    loop {
+        let out = match queued.pop_front() {
+            Some(o) => o,
+            None => match rx.recv().await {
+                Some(o) => o,
+                None => return Ok(()),
+            },
+        };
+        let mut bytes = out.packet.marshal()?.to_vec();
+        let (pt, dests) = match out.kind {
+            RtpKind::H264 => (96, &video),
+            RtpKind::Opus => (111, &audio),
+        };
+        if let Some(b) = bytes.get_mut(1) {
+            *b = (*b & 0x80) | pt;
+        }
+        for d in dests {
+            let _ = sock.send_to(&bytes, d.as_str()).await;
+        }
+    }
+}
+
+async fn server(rtmp_port: u16, http_port: u16, taps: &[String]) -> Res<()> {
     let one = Arc::new(One(Stream::new("bench")));
     let rtmp = tokio::net::TcpListener::bind(("127.0.0.1", rtmp_port)).await?;
     tokio::spawn(
@@ -67,7 +110,10 @@ async fn server(rtmp_port: u16, http_port: u16) -> Res<()> {
     )
     .await?;
     let whip = Whip::new(
-        WhipConfig::default(),
+        WhipConfig {
+            ice_addresses: vec!["127.0.0.1".into()],
+            ..WhipConfig::default()
+        },
         Arc::clone(&one) as Arc<dyn PublishTarget>,
     );
     let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await?;
@@ -81,29 +127,47 @@ async fn server(rtmp_port: u16, http_port: u16) -> Res<()> {
         )
         .merge(router(sfu.clone(), whip));
     tokio::spawn(async move { axum::serve(http, app).await });
-    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "60",
-        ])
-        .args(["-b:v", "530k", "-maxrate", "530k", "-bufsize", "530k"])
-        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
-        .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/k-bench"))
-        .kill_on_drop(true)
-        .spawn()?;
+    let own_source = std::env::var("WEBRTC_FANOUT_SOURCE").as_deref() != Ok("none");
+    let mut ffmpeg = tokio::process::Command::new(if own_source { "ffmpeg" } else { "sleep" });
+    if !own_source {
+        ffmpeg.arg("infinity");
+    } else {
+        ffmpeg
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-tune",
+                "zerolatency",
+                "-g",
+                "60",
+            ])
+            .args(["-b:v", "530k", "-maxrate", "530k", "-bufsize", "530k"])
+            .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
+            .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/k-bench"));
+    }
+    let mut ffmpeg = ffmpeg.kill_on_drop(true).spawn()?;
     while one.0.live().is_none() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sfu.warm("bench")?;
+    let fanout = sfu.warm("bench")?;
+    let pick = |p: &str| -> Vec<String> {
+        taps.iter()
+            .filter_map(|t| t.strip_prefix(p).map(str::to_string))
+            .collect()
+    };
+    let (video_taps, audio_taps) = (pick("v="), pick("a="));
+    if !video_taps.is_empty() || !audio_taps.is_empty() {
+        tokio::spawn(async move {
+            if let Err(e) = tap(fanout, video_taps, audio_taps).await {
+                eprintln!("tap ended: {e}");
+            }
+        });
+    }
     eprintln!("server ready: pid {}", std::process::id());
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
@@ -134,7 +198,14 @@ fn client_api() -> Res<API> {
     let mut s = SettingEngine::default();
     s.set_include_loopback_candidate(true);
     s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    s.set_interface_filter(Box::new(|name: &str| name == "lo"));
+    // Gather on lo, or on the interfaces named in WEBRTC_FANOUT_IFACES (comma-separated; the
+    // Janus peer needs its veth, as libnice never gathers loopback).
+    let ifaces: Vec<String> = std::env::var("WEBRTC_FANOUT_IFACES")
+        .unwrap_or_else(|_| "lo".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    s.set_interface_filter(Box::new(move |name: &str| ifaces.iter().any(|i| i == name)));
     Ok(APIBuilder::new()
         .with_media_engine(media)
         .with_interceptor_registry(registry)
@@ -147,24 +218,19 @@ struct Counters {
     packets: AtomicU64,
     lost: AtomicU64,
     first_packet_ms: parking_lot::Mutex<Vec<f64>>,
+    /// Every peer, closed (DTLS close_notify) when the load ends so the server drops it at once.
+    pcs: parking_lot::Mutex<Vec<Arc<webrtc::peer_connection::RTCPeerConnection>>>,
 }
 
-async fn viewer(api: Arc<API>, url: String, counters: Arc<Counters>) -> Res<()> {
+/// A receive-only peer connection that counts what it receives.
+async fn counting_pc(
+    api: &API,
+    counters: Arc<Counters>,
+) -> Res<Arc<webrtc::peer_connection::RTCPeerConnection>> {
     let pc = Arc::new(api.new_peer_connection(RTCConfiguration::default()).await?);
-    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
-        pc.add_transceiver_from_kind(
-            kind,
-            Some(RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Recvonly,
-                send_encodings: vec![],
-            }),
-        )
-        .await?;
-    }
     let started = Instant::now();
-    let c = Arc::clone(&counters);
     pc.on_track(Box::new(move |track, _, _| {
-        let c = Arc::clone(&c);
+        let c = Arc::clone(&counters);
         tokio::spawn(async move {
             let video = track.kind() == RTPCodecType::Video;
             let mut last: Option<u16> = None;
@@ -189,15 +255,41 @@ async fn viewer(api: Arc<API>, url: String, counters: Arc<Counters>) -> Res<()> 
         });
         Box::pin(async {})
     }));
-    let offer = pc.create_offer(None).await?;
+    Ok(pc)
+}
+
+/// Sets `desc` as local description and returns it with every candidate (no trickle).
+async fn local_sdp(
+    pc: &webrtc::peer_connection::RTCPeerConnection,
+    desc: RTCSessionDescription,
+) -> Res<String> {
     let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await?;
+    pc.set_local_description(desc).await?;
     let _ = gathered.recv().await;
-    let sdp = pc
+    Ok(pc
         .local_description()
         .await
         .ok_or("no local description")?
-        .sdp;
+        .sdp)
+}
+
+async fn viewer(api: Arc<API>, url: String, counters: Arc<Counters>) -> Res<()> {
+    if let Some(base) = url.strip_prefix("janus:") {
+        return janus_viewer(api, base, counters).await;
+    }
+    let pc = counting_pc(&api, Arc::clone(&counters)).await?;
+    for kind in [RTPCodecType::Video, RTPCodecType::Audio] {
+        pc.add_transceiver_from_kind(
+            kind,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                send_encodings: vec![],
+            }),
+        )
+        .await?;
+    }
+    let offer = pc.create_offer(None).await?;
+    let sdp = local_sdp(&pc, offer).await?;
     let resp = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/sdp")
@@ -209,8 +301,81 @@ async fn viewer(api: Arc<API>, url: String, counters: Arc<Counters>) -> Res<()> 
     }
     pc.set_remote_description(RTCSessionDescription::answer(resp.text().await?)?)
         .await?;
-    // Keep the peer alive until the process ends.
-    std::mem::forget(pc);
+    counters.pcs.lock().push(pc);
+    Ok(())
+}
+
+/// One Janus request; `janus: "error"` and HTTP errors become `Err`.
+async fn janus_post(
+    http: &reqwest::Client,
+    url: &str,
+    mut body: serde_json::Value,
+) -> Res<serde_json::Value> {
+    body["transaction"] = serde_json::Value::from(uuid::Uuid::new_v4().to_string());
+    let v: serde_json::Value = http.post(url).json(&body).send().await?.json().await?;
+    if v["janus"] == "error" {
+        return Err(format!("janus {url}: {}", v["error"]).into());
+    }
+    Ok(v)
+}
+
+/// A viewer of Janus's streaming plugin, mountpoint 1: create, attach, watch → offer, answer.
+async fn janus_viewer(api: Arc<API>, base: &str, counters: Arc<Counters>) -> Res<()> {
+    use serde_json::json;
+    let http = reqwest::Client::new();
+    let session = janus_post(&http, base, json!({"janus": "create"})).await?["data"]["id"]
+        .as_u64()
+        .ok_or("janus create: no session id")?;
+    let s_url = format!("{base}/{session}");
+    let handle = janus_post(
+        &http,
+        &s_url,
+        json!({"janus": "attach", "plugin": "janus.plugin.streaming"}),
+    )
+    .await?["data"]["id"]
+        .as_u64()
+        .ok_or("janus attach: no handle id")?;
+    let h_url = format!("{s_url}/{handle}");
+    let pc = counting_pc(&api, Arc::clone(&counters)).await?;
+    let mut ev = janus_post(
+        &http,
+        &h_url,
+        json!({"janus": "message", "body": {"request": "watch", "id": 1}}),
+    )
+    .await?;
+    // The offer comes as an asynchronous event: long-poll the session until it does.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ev["jsep"]["sdp"].as_str().is_none() {
+        if Instant::now() > deadline {
+            return Err("janus: no offer within 20 s".into());
+        }
+        let evs: serde_json::Value = http
+            .get(format!("{s_url}?maxev=1"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ev = match evs {
+            serde_json::Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+            other => other,
+        };
+        if ev["janus"] == "event" && ev["plugindata"]["data"]["error"].is_string() {
+            return Err(format!("janus watch: {}", ev["plugindata"]["data"]["error"]).into());
+        }
+    }
+    let offer = ev["jsep"]["sdp"].as_str().unwrap_or_default().to_string();
+    pc.set_remote_description(RTCSessionDescription::offer(offer)?)
+        .await?;
+    let answer = pc.create_answer(None).await?;
+    let sdp = local_sdp(&pc, answer).await?;
+    janus_post(
+        &http,
+        &h_url,
+        json!({"janus": "message", "body": {"request": "start"},
+               "jsep": {"type": "answer", "sdp": sdp}}),
+    )
+    .await?;
+    counters.pcs.lock().push(pc);
     Ok(())
 }
 
@@ -252,8 +417,15 @@ async fn load(url: String, pid: u32, n: usize, secs: u64) -> Res<()> {
             .map(|_| tokio::spawn(viewer(Arc::clone(&api), url.clone(), Arc::clone(&counters))))
             .collect();
         for j in joins {
-            if !matches!(j.await, Ok(Ok(()))) {
-                failed += 1;
+            match j.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    if failed < 3 {
+                        eprintln!("viewer failed: {e}");
+                    }
+                    failed += 1;
+                }
+                Err(_) => failed += 1,
             }
         }
     }
@@ -299,6 +471,8 @@ async fn load(url: String, pid: u32, n: usize, secs: u64) -> Res<()> {
         pct(0.5),
         pct(0.95),
     );
+    let pcs = std::mem::take(&mut *counters.pcs.lock());
+    futures::future::join_all(pcs.iter().map(|pc| pc.close())).await;
     Ok(())
 }
 
@@ -309,7 +483,7 @@ async fn main() -> Res<()> {
         Some("server") => {
             let rtmp = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(19350);
             let http = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(18080);
-            server(rtmp, http).await
+            server(rtmp, http, args.get(4..).unwrap_or(&[])).await
         }
         Some("load") => {
             let url = args.get(2).cloned().ok_or("load <whep-url> <server-pid> <viewers> <secs>")?;

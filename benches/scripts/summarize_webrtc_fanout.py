@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Summarise webrtc_fanout.sh results: summarize_webrtc_fanout.py RESULTS_TXT.
+
+Each line: run=R server=S n=N load_avg="..." key=value ... (the `webrtc_fanout load` line).
+Prints, per N and server, the median over runs of each figure, and the server CPU per viewer as
+a ratio to the engine's (webrtc-rs) in the same runs. Writes summary.json beside the input.
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+KEYS = ["viewers", "pps", "loss", "server_cpu_pct", "packets_per_cpu_s", "viewers_per_core",
+        "rss_per_viewer_kib", "first_video_packet_ms_p50", "p95"]
+
+
+def parse(line):
+    out = dict(re.findall(r'(\w+)="([^"]*)"', line))
+    for k, v in re.findall(r'(\w+)=([^\s"]+)', line):
+        out.setdefault(k, v)
+    for k in KEYS + ["run", "n"]:
+        if k in out:
+            try:
+                out[k] = float(out[k].rstrip("%"))
+            except ValueError:
+                out[k] = None
+    return out
+
+
+def main(path):
+    rows = [parse(l) for l in open(path) if l.strip()]
+    groups = {}
+    for r in rows:
+        groups.setdefault((int(r["n"]), r["server"]), []).append(r)
+    summary = {}
+    for (n, server), rs in sorted(groups.items()):
+        ok = [r for r in rs if r.get("viewers_per_core") is not None]
+        med = {k: round(statistics.median([r[k] for r in ok if r.get(k) is not None]), 3)
+               for k in KEYS if any(r.get(k) is not None for r in ok)}
+        med["runs"] = len(ok)
+        med["failed_runs"] = len(rs) - len(ok)
+        med["viewers_per_core_all"] = [r.get("viewers_per_core") for r in ok]
+        med["load_avg"] = [r.get("load_avg") for r in rs]
+        summary.setdefault(str(n), {})[server] = med
+    for n, by in summary.items():
+        eng = by.get("engine", {}).get("viewers_per_core")
+        print(f"N={n}")
+        for server, m in by.items():
+            # CPU per viewer relative to the engine = engine viewers/core ÷ this viewers/core.
+            ratio = (eng / m["viewers_per_core"]) if eng and m.get("viewers_per_core") else None
+            m["cpu_per_viewer_vs_engine"] = round(1 / ratio, 3) if ratio else None
+            print(f"  {server:7s} runs={m['runs']} viewers={m.get('viewers')} pps={m.get('pps')} "
+                  f"loss={m.get('loss')}% cpu={m.get('server_cpu_pct')}% "
+                  f"pkt/cpu-s={m.get('packets_per_cpu_s')} viewers/core={m.get('viewers_per_core')} "
+                  f"(runs {m['viewers_per_core_all']}) rss/viewer={m.get('rss_per_viewer_kib')} KiB "
+                  f"first-pkt p50={m.get('first_video_packet_ms_p50')} ms "
+                  f"cpu/viewer vs engine={m['cpu_per_viewer_vs_engine']}")
+    out = os.path.join(os.path.dirname(os.path.abspath(path)), "summary.json")
+    json.dump(summary, open(out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,427 @@
+//! str0m fan-out peer for the WebRTC benchmark (bench only, never linked into the engine).
+//!
+//! Serves WHEP viewers (`POST /whep/bench`, SDP offer → 201 + answer) with one str0m `Rtc` per
+//! viewer in RTP mode, all on ONE UDP socket and ONE task (sans-IO: the task owns every `Rtc`,
+//! feeds it datagrams and timeouts, and sends what it outputs). The media is plain RTP received on
+//! two UDP ports (H.264 and Opus), e.g. the engine's own forwarded packets sent there by
+//! `webrtc_fanout server` (its `v=`/`a=` taps), so it forwards exactly what the engine forwards.
+//! Each packet's payload is one `Arc<[u8]>` shared by every viewer; str0m rewrites SSRC and
+//! payload type per viewer and encrypts (SRTP) per viewer, as any SFU must.
+//!
+//! ```text
+//! str0m_fanout <http-port> <video-rtp-port> <audio-rtp-port>
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::{MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// A negotiated outgoing media of one viewer: its mid and payload type.
+#[derive(Clone, Copy)]
+struct Route {
+    mid: Mid,
+    pt: str0m::media::Pt,
+}
+
+struct Viewer {
+    rtc: Rtc,
+    video: Option<Route>,
+    audio: Option<Route>,
+    next: Instant,
+}
+
+#[derive(Default)]
+struct Stats {
+    rtp_in: AtomicU64,
+    written: AtomicU64,
+    datagrams_out: AtomicU64,
+    send_errors: AtomicU64,
+}
+
+/// Extends 16-bit RTP sequence numbers to str0m's 64-bit `SeqNo` (once per source packet).
+#[derive(Default)]
+struct SeqExt(Option<u64>);
+
+impl SeqExt {
+    fn extend(&mut self, seq: u16) -> u64 {
+        let next = match self.0 {
+            None => u64::from(seq),
+            Some(last) => {
+                // Reinterpret the 16-bit distance as signed: reordering goes back, wrap goes on.
+                let step = seq.wrapping_sub(last as u16) as i16;
+                last.saturating_add_signed(i64::from(step))
+            }
+        };
+        self.0 = Some(next);
+        next
+    }
+}
+
+/// The parts of an RTP packet a forwarder needs.
+struct Rtp<'a> {
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    payload: &'a [u8],
+}
+
+fn parse_rtp(b: &[u8]) -> Option<Rtp<'_>> {
+    if b.len() < 12 || b[0] >> 6 != 2 {
+        return None;
+    }
+    let cc = usize::from(b[0] & 0x0f);
+    let mut start = 12 + 4 * cc;
+    if b[0] & 0x10 != 0 {
+        let ext = b.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    let mut end = b.len();
+    if b[0] & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*b.last()?))?;
+    }
+    Some(Rtp {
+        marker: b[1] & 0x80 != 0,
+        seq: u16::from_be_bytes([b[2], b[3]]),
+        ts: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        payload: b.get(start..end)?,
+    })
+}
+
+fn route_for(rtc: &Rtc, mid: Mid, kind: MediaKind) -> Option<Route> {
+    let remote = rtc.media(mid)?.remote_pts().to_vec();
+    let pt = remote.iter().find_map(|pt| {
+        rtc.codec_config()
+            .find(|p| {
+                p.pt() == *pt
+                    && match kind {
+                        MediaKind::Video => {
+                            p.spec().codec == Codec::H264
+                                && p.spec().format.packetization_mode == Some(1)
+                        }
+                        MediaKind::Audio => p.spec().codec == Codec::Opus,
+                    }
+            })
+            .map(|p| p.pt())
+    })?;
+    Some(Route { mid, pt })
+}
+
+/// Runs one viewer's `Rtc` until it wants to wait: sends its datagrams, notes its media.
+fn drain(v: &mut Viewer, sock: &UdpSocket, stats: &Stats) {
+    loop {
+        match v.rtc.poll_output() {
+            Ok(Output::Timeout(t)) => {
+                v.next = t;
+                return;
+            }
+            Ok(Output::Transmit(t)) => {
+                if sock.try_send_to(&t.contents, t.destination).is_ok() {
+                    stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(Output::Event(Event::MediaAdded(m))) => {
+                let route = route_for(&v.rtc, m.mid, m.kind);
+                match m.kind {
+                    MediaKind::Video => v.video = route,
+                    MediaKind::Audio => v.audio = route,
+                }
+            }
+            Ok(Output::Event(Event::IceConnectionStateChange(
+                IceConnectionState::Disconnected,
+            ))) => {
+                v.rtc.disconnect();
+            }
+            Ok(Output::Event(_)) => {}
+            Err(e) => {
+                eprintln!("str0m_fanout: viewer error: {e}");
+                v.rtc.disconnect();
+                return;
+            }
+        }
+    }
+}
+
+struct Media {
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    viewers: Vec<Viewer>,
+    by_addr: HashMap<SocketAddr, usize>,
+    stats: Arc<Stats>,
+}
+
+impl Media {
+    fn forward(&mut self, kind: MediaKind, seq: u64, rtp: &Rtp<'_>, now: Instant) {
+        self.stats.rtp_in.fetch_add(1, Ordering::Relaxed);
+        let payload: Arc<[u8]> = Arc::from(rtp.payload);
+        for v in &mut self.viewers {
+            if !v.rtc.is_connected() {
+                continue;
+            }
+            let route = match kind {
+                MediaKind::Video => v.video,
+                MediaKind::Audio => v.audio,
+            };
+            let Some(route) = route else { continue };
+            let mut api = v.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(route.mid, None) else {
+                continue;
+            };
+            tx.write_rtp(
+                RtpWrite::new(route.pt, seq.into(), rtp.ts, now, Arc::clone(&payload))
+                    .marker(rtp.marker)
+                    .nackable(kind == MediaKind::Video),
+            );
+            self.stats.written.fetch_add(1, Ordering::Relaxed);
+            drain(v, &self.sock, &self.stats);
+        }
+    }
+
+    fn receive(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        let idx = match self.by_addr.get(&source) {
+            Some(i) => Some(*i),
+            None => {
+                let found = self.viewers.iter().position(|v| v.rtc.accepts(&input));
+                if let Some(i) = found {
+                    self.by_addr.insert(source, i);
+                }
+                found
+            }
+        };
+        let Some(v) = idx.and_then(|i| self.viewers.get_mut(i)) else {
+            return;
+        };
+        if v.rtc.handle_input(input).is_err() {
+            v.rtc.disconnect();
+        }
+        drain(v, &self.sock, &self.stats);
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        let mut dead = false;
+        for v in &mut self.viewers {
+            if v.next <= now {
+                if v.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    v.rtc.disconnect();
+                }
+                drain(v, &self.sock, &self.stats);
+            }
+            dead |= !v.rtc.is_alive();
+        }
+        if dead {
+            self.viewers.retain(|v| v.rtc.is_alive());
+            self.by_addr.clear();
+        }
+    }
+
+    fn next_timeout(&self) -> Instant {
+        self.viewers
+            .iter()
+            .map(|v| v.next)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(100))
+    }
+}
+
+#[derive(Clone)]
+struct Http {
+    local: SocketAddr,
+    new_viewers: mpsc::UnboundedSender<Rtc>,
+}
+
+async fn whep(State(h): State<Http>, offer: String) -> Response {
+    match answer(&h, &offer) {
+        Ok(sdp) => (
+            StatusCode::CREATED,
+            [
+                (header::CONTENT_TYPE, "application/sdp"),
+                (header::LOCATION, "/whep/bench/session"),
+            ],
+            sdp,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e:#}")).into_response(),
+    }
+}
+
+fn answer(h: &Http, offer: &str) -> Result<String> {
+    let offer = SdpOffer::from_sdp_string(offer).context("malformed SDP offer")?;
+    let mut rtc = RtcConfig::new()
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_h264(true)
+        .enable_opus(true, false)
+        .build(Instant::now());
+    let cand = Candidate::host(h.local, "udp").context("host candidate")?;
+    rtc.add_local_candidate(cand);
+    let answer = rtc.sdp_api().accept_offer(offer).context("offer refused")?;
+    h.new_viewers
+        .send(rtc)
+        .map_err(|_| anyhow!("media task ended"))?;
+    Ok(answer.to_sdp_string())
+}
+
+async fn media_loop(
+    mut media: Media,
+    video: UdpSocket,
+    audio: UdpSocket,
+    mut new_viewers: mpsc::UnboundedReceiver<Rtc>,
+) -> Result<()> {
+    let (mut vbuf, mut abuf, mut rbuf) = (vec![0u8; 2048], vec![0u8; 2048], vec![0u8; 2048]);
+    let (mut vseq, mut aseq) = (SeqExt::default(), SeqExt::default());
+    let sock = Arc::clone(&media.sock);
+    loop {
+        let deadline = tokio::time::Instant::from_std(media.next_timeout());
+        tokio::select! {
+            r = video.recv_from(&mut vbuf) => {
+                let (n, _) = r?;
+                if let Some(rtp) = vbuf.get(..n).and_then(parse_rtp) {
+                    let seq = vseq.extend(rtp.seq);
+                    media.forward(MediaKind::Video, seq, &rtp, Instant::now());
+                }
+            }
+            r = audio.recv_from(&mut abuf) => {
+                let (n, _) = r?;
+                if let Some(rtp) = abuf.get(..n).and_then(parse_rtp) {
+                    let seq = aseq.extend(rtp.seq);
+                    media.forward(MediaKind::Audio, seq, &rtp, Instant::now());
+                }
+            }
+            r = sock.recv_from(&mut rbuf) => {
+                let (n, source) = r?;
+                if let Some(data) = rbuf.get(..n) {
+                    media.receive(source, data, Instant::now());
+                }
+            }
+            Some(rtc) = new_viewers.recv() => {
+                let mut v = Viewer { rtc, video: None, audio: None, next: Instant::now() };
+                drain(&mut v, &media.sock, &media.stats);
+                media.viewers.push(v);
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                media.timeouts(Instant::now());
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let port = |i: usize| -> Result<u16> {
+        args.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| {
+            anyhow!("usage: str0m_fanout <http-port> <video-rtp-port> <audio-rtp-port>")
+        })
+    };
+    let (http_port, video_port, audio_port) = (port(1)?, port(2)?, port(3)?);
+    str0m::crypto::from_feature_flags().install_process_default();
+
+    let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let local = sock.local_addr()?;
+    let video = UdpSocket::bind(("127.0.0.1", video_port)).await?;
+    let audio = UdpSocket::bind(("127.0.0.1", audio_port)).await?;
+    let stats = Arc::new(Stats::default());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let media = Media {
+        sock,
+        local,
+        viewers: Vec::new(),
+        by_addr: HashMap::new(),
+        stats: Arc::clone(&stats),
+    };
+    let task = tokio::spawn(media_loop(media, video, audio, rx));
+
+    let app = axum::Router::new()
+        .route("/whep/bench", axum::routing::post(whep))
+        .with_state(Http {
+            local,
+            new_viewers: tx,
+        });
+    let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await?;
+    tokio::spawn(async move { axum::serve(http, app).await });
+    eprintln!(
+        "str0m_fanout ready: pid {} whep http://127.0.0.1:{http_port}/whep/bench media {local}",
+        std::process::id()
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tokio::pin!(task);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => eprintln!(
+                "str0m_fanout: rtp_in {} written {} datagrams_out {} send_errors {}",
+                stats.rtp_in.load(Ordering::Relaxed),
+                stats.written.load(Ordering::Relaxed),
+                stats.datagrams_out.load(Ordering::Relaxed),
+                stats.send_errors.load(Ordering::Relaxed),
+            ),
+            r = &mut task => return r.context("media task panicked")?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_extend_across_wrap_and_reorder() {
+        let mut s = SeqExt::default();
+        assert_eq!(s.extend(65_534), 65_534);
+        assert_eq!(s.extend(65_535), 65_535);
+        assert_eq!(s.extend(0), 65_536, "wrap goes on");
+        assert_eq!(s.extend(65_535), 65_535, "a late packet goes back");
+        assert_eq!(s.extend(1), 65_537);
+    }
+
+    #[test]
+    fn rtp_header_csrc_extension_and_padding_are_skipped() {
+        // V=2 P=1 X=1 CC=1, M=1 PT=96, seq 0x0102, ts 0x01020304.
+        let mut p = vec![0xb1, 0xe0, 0x01, 0x02, 1, 2, 3, 4, 0, 0, 0, 9];
+        p.extend([0, 0, 0, 7]); // CSRC
+        p.extend([0xbe, 0xde, 0, 1, 0x10, 0xff, 0, 0]); // one-word extension
+        p.extend([0x65, 0xaa, 0xbb]); // payload
+        p.extend([0, 0, 3]); // padding, its count last
+        let rtp = parse_rtp(&p).expect("valid packet");
+        assert!(rtp.marker);
+        assert_eq!((rtp.seq, rtp.ts), (0x0102, 0x0102_0304));
+        assert_eq!(rtp.payload, &[0x65, 0xaa, 0xbb]);
+        assert!(parse_rtp(&p[..11]).is_none(), "short header");
+        let mut bad = p.clone();
+        bad[0] = 0x31; // version 0
+        assert!(parse_rtp(&bad).is_none());
+        let mut pad = p.clone();
+        if let Some(last) = pad.last_mut() {
+            *last = 200; // padding longer than the packet
+        }
+        assert!(parse_rtp(&pad).is_none());
+    }
+}
