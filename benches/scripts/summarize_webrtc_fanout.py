@@ -49,7 +49,7 @@ def main(path):
         for server, m in by.items():
             # CPU per viewer relative to the engine = engine viewers/core ÷ this viewers/core.
             ratio = (eng / m["viewers_per_core"]) if eng and m.get("viewers_per_core") else None
-            m["cpu_per_viewer_vs_engine"] = round(1 / ratio, 3) if ratio else None
+            m["cpu_per_viewer_vs_engine"] = round(ratio, 3) if ratio else None
             print(f"  {server:7s} runs={m['runs']} viewers={m.get('viewers')} pps={m.get('pps')} "
                   f"loss={m.get('loss')}% cpu={m.get('server_cpu_pct')}% "
                   f"pkt/cpu-s={m.get('packets_per_cpu_s')} viewers/core={m.get('viewers_per_core')} "
