@@ -127,30 +127,32 @@ async fn server(rtmp_port: u16, http_port: u16, taps: &[String]) -> Res<()> {
         )
         .merge(router(sfu.clone(), whip));
     tokio::spawn(async move { axum::serve(http, app).await });
-    let own_source = std::env::var("WEBRTC_FANOUT_SOURCE").as_deref() != Ok("none");
-    let mut ffmpeg = tokio::process::Command::new(if own_source { "ffmpeg" } else { "sleep" });
-    if !own_source {
-        ffmpeg.arg("infinity");
-    } else {
-        ffmpeg
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-            .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-tune",
-                "zerolatency",
-                "-g",
-                "60",
-            ])
-            .args(["-b:v", "530k", "-maxrate", "530k", "-bufsize", "530k"])
-            .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
-            .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/k-bench"));
-    }
-    let mut ffmpeg = ffmpeg.kill_on_drop(true).spawn()?;
+    let mut source = tokio::process::Command::new("ffmpeg");
+    source
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "60",
+        ])
+        .args(["-b:v", "530k", "-maxrate", "530k", "-bufsize", "530k"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv"])
+        .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/k-bench"));
+    // WEBRTC_FANOUT_SOURCE=none: no ffmpeg, wait for a publisher (RTMP or WHIP, key k-bench).
+    let mut ffmpeg = match std::env::var("WEBRTC_FANOUT_SOURCE").as_deref() {
+        Ok("none") => tokio::process::Command::new("sleep")
+            .arg("infinity")
+            .kill_on_drop(true)
+            .spawn()?,
+        _ => source.kill_on_drop(true).spawn()?,
+    };
     while one.0.live().is_none() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -395,11 +395,17 @@ mod tests {
     #[test]
     fn sequence_numbers_extend_across_wrap_and_reorder() {
         let mut s = SeqExt::default();
-        assert_eq!(s.extend(65_534), 65_534);
-        assert_eq!(s.extend(65_535), 65_535);
-        assert_eq!(s.extend(0), 65_536, "wrap goes on");
-        assert_eq!(s.extend(65_535), 65_535, "a late packet goes back");
-        assert_eq!(s.extend(1), 65_537);
+        // (16-bit in, 64-bit out): on through the wrap, back for a late packet.
+        let steps = [
+            (65_534, 65_534),
+            (65_535, 65_535),
+            (0, 65_536),
+            (65_535, 65_535),
+            (1, 65_537),
+        ];
+        for (seq, want) in steps {
+            assert_eq!(s.extend(seq), want, "seq {seq}");
+        }
     }
 
     #[test]
