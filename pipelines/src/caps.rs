@@ -1,5 +1,5 @@
 //! GStreamer caps and buffers for bus units: what an `appsrc` fed with a [`Track`]'s units
-//! announces and receives.
+//! announces and receives, and the `appsink` that hands a graph's output back to Rust.
 
 use std::time::Duration;
 
@@ -89,5 +89,15 @@ pub fn unit_appsrc(caps: &gst::Caps, live: bool) -> gst_app::AppSrc {
         .stream_type(gst_app::AppStreamType::Stream)
         .max_bytes(0)
         .block(false)
+        .build()
+}
+
+/// The `appsink` at the end of every graph whose output goes back to Rust: no clock sync, no
+/// queue bound (the callback drains it as buffers come), buffer lists when `buffer_list`.
+pub fn drain_appsink(buffer_list: bool) -> gst_app::AppSink {
+    gst_app::AppSink::builder()
+        .sync(false)
+        .buffer_list(buffer_list)
+        .max_buffers(0)
         .build()
 }

@@ -117,11 +117,7 @@ impl Packager {
                 gst::ClockTime::from_nseconds(part.as_nanos() as u64),
             )
             .build()?;
-        let appsink = gst_app::AppSink::builder()
-            .sync(false)
-            .buffer_list(true)
-            .max_buffers(0)
-            .build();
+        let appsink = crate::caps::drain_appsink(true);
         pipeline.add_many([appsrc.upcast_ref(), &parser, &mux, appsink.upcast_ref()])?;
         gst::Element::link_many([appsrc.upcast_ref(), &parser, &mux, appsink.upcast_ref()])?;
 

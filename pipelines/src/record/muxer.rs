@@ -129,11 +129,7 @@ impl Muxer {
             )
             .property("send-force-keyunit", false)
             .build()?;
-        let appsink = gst_app::AppSink::builder()
-            .sync(false)
-            .buffer_list(true)
-            .max_buffers(0)
-            .build();
+        let appsink = crate::caps::drain_appsink(true);
         pipeline.add_many([&mux, appsink.upcast_ref()])?;
         mux.link(&appsink)?;
         let mut video = None;

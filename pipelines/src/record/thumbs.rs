@@ -53,10 +53,7 @@ impl Thumbnailer {
         let jpeg = gst::ElementFactory::make("jpegenc")
             .property("quality", 80i32)
             .build()?;
-        let appsink = gst_app::AppSink::builder()
-            .sync(false)
-            .max_buffers(0)
-            .build();
+        let appsink = crate::caps::drain_appsink(false);
         let chain = [
             appsrc.upcast_ref(),
             &parse,

@@ -123,10 +123,7 @@ impl Graph {
         let name = format!("rtp-{stream_id}-{what}");
         let pipeline = gst::Pipeline::with_name(&name);
         let appsrc = crate::caps::unit_appsrc(&caps, true);
-        let appsink = gst_app::AppSink::builder()
-            .sync(false)
-            .max_buffers(0)
-            .build();
+        let appsink = crate::caps::drain_appsink(false);
         let mut all: Vec<gst::Element> = vec![appsrc.clone().upcast()];
         all.extend(chain);
         all.push(appsink.clone().upcast());

@@ -239,10 +239,7 @@ fn add_branch(
             .property("caps", crate::caps::avc_au())
             .build()?,
     );
-    let appsink = gst_app::AppSink::builder()
-        .sync(false)
-        .max_buffers(0)
-        .build();
+    let appsink = crate::caps::drain_appsink(false);
     chain.push(appsink.clone().upcast());
     pipeline.add_many(&chain)?;
     gst::Element::link_many(&chain)?;

@@ -80,10 +80,7 @@ fn build_chain(
     encoding: &str,
     aac_bps: i32,
 ) -> Result<(Vec<gst::Element>, TrackKind), WhipError> {
-    let appsink = gst_app::AppSink::builder()
-        .sync(false)
-        .max_buffers(0)
-        .build();
+    let appsink = crate::caps::drain_appsink(false);
     match (media, encoding.to_ascii_uppercase().as_str()) {
         ("video", "H264") => {
             let caps = gst::ElementFactory::make("capsfilter")
