@@ -19,9 +19,13 @@ pub enum CommerceError {
     /// A business rule refuses it (sold out, sale ended, limit reached, insufficient coins...).
     #[error("{0}")]
     Refused(Refusal),
-    /// Too many requests; retry after the given milliseconds.
-    #[error("rate limited: retry in {retry_after_ms} ms")]
-    RateLimited { retry_after_ms: u64 },
+    /// Too many requests; retry after the given milliseconds. `limit` names the limit that
+    /// refused it: `per_user` (all of a user's connections and REST calls) or `per_connection`.
+    #[error("rate limited ({limit} limit): retry in {retry_after_ms} ms")]
+    RateLimited {
+        limit: &'static str,
+        retry_after_ms: u64,
+    },
     /// Storage failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),

@@ -232,8 +232,28 @@ impl Commerce {
             Some(l) => l
                 .take(user_id)
                 .await
-                .map_err(|retry_after_ms| CommerceError::RateLimited { retry_after_ms }),
+                .map_err(|retry_after_ms| CommerceError::RateLimited {
+                    limit: "per_user",
+                    retry_after_ms,
+                }),
             None => Ok(()),
+        }
+    }
+
+    /// The per-user limit for one REST command: the same budget as the user's WebSocket
+    /// commands (per process, or shared over Redis). Admin actors (the operator's key and admin
+    /// tokens: back-office automation) are not limited.
+    pub async fn take_rest_user_token(&self, actor: &Actor) -> Result<(), CommerceError> {
+        if actor.role == Role::Admin {
+            return Ok(());
+        }
+        let user = actor.user_id.as_str();
+        match self.take_user_token(user, std::time::Instant::now()) {
+            Err(retry_after_ms) => Err(CommerceError::RateLimited {
+                limit: "per_user",
+                retry_after_ms,
+            }),
+            Ok(()) => self.take_shared_user_token(user).await,
         }
     }
 }

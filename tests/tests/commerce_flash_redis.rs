@@ -659,3 +659,93 @@ async fn redis_user_rate_limit_spans_instances() {
         }
     }
 }
+
+/// REST commands count against the same per-user budget as WebSocket commands, shared by two
+/// instances through Redis: of 10 REST calls alternating between A and B, exactly `burst` pass;
+/// the others get 429 with `Retry-After` and a JSON body naming the limit; a WebSocket command
+/// in the same window is refused too; after `retry_after_ms` the user is served again. Admin
+/// actors are not limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rest_user_rate_limit_spans_instances() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let streams = FakeStreams::with_stream(S, "key-1");
+    let cfg = CommerceConfig {
+        redis_url: Some(redis.url()),
+        user_rate_per_s: 1,
+        user_burst: 5, // a 5 s window admitting 5
+        ..CommerceConfig::default()
+    };
+    let a = start(postgres(&pg.url()).await, streams.clone(), cfg.clone()).await;
+    let b = start(postgres(&pg.url()).await, streams.clone(), cfg).await;
+    let bases = [serve(a.clone()).await, serve(b.clone()).await];
+    let t = a.issue_viewer_token(S, Some("rex".into())).unwrap();
+    let token = t["token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let get = |base: &str, token: &str| {
+        http.get(format!("{base}/api/v1/streams/{S}/pins"))
+            .bearer_auth(token)
+            .send()
+    };
+    let (mut passed, mut limited, mut retry_ms) = (0, 0, 0);
+    for i in 0..10 {
+        let r = get(&bases[i % 2], &token).await.unwrap();
+        match r.status().as_u16() {
+            200 => passed += 1,
+            429 => {
+                let after: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["error"]["code"], json!("rate_limited"), "{v}");
+                assert_eq!(v["error"]["limit"], json!("per_user"), "{v}");
+                let ms = v["error"]["retry_after_ms"].as_u64().unwrap();
+                assert!(ms > 0 && ms <= 5_000, "{v}");
+                assert_eq!(after, ms.div_ceil(1000), "Retry-After in whole seconds");
+                retry_ms = retry_ms.max(ms);
+                limited += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((passed, limited), (5, 5), "one budget over both instances");
+    // The WebSocket shares that budget.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/ws/{S}?token={token}",
+        bases[1].replace("http", "ws")
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::Text(
+        json!({"v":1,"id":1,"type":"pin.list"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("reply")
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = m else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        if v["type"] == json!("error") {
+            assert_eq!(
+                (v["code"].clone(), v["limit"].clone()),
+                (json!("rate_limited"), json!("per_user"))
+            );
+            break;
+        }
+        assert_ne!(v["type"], json!("result"), "over budget: {v}");
+    }
+    // The operator's key is not limited, on either instance.
+    for i in 0..10 {
+        let r = get(&bases[i % 2], ADMIN_KEY).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(retry_ms + 50)).await;
+    let r = get(&bases[0], &token).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "served again after Retry-After");
+}

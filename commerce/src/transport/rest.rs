@@ -31,7 +31,12 @@ impl IntoResponse for ApiError {
         }
         let mut body = json!({ "error": { "code": e.code(), "message": e.public_message() } });
         let mut resp_headers = HeaderMap::new();
-        if let CommerceError::RateLimited { retry_after_ms } = e {
+        if let CommerceError::RateLimited {
+            limit,
+            retry_after_ms,
+        } = e
+        {
+            body["error"]["limit"] = json!(limit);
             body["error"]["retry_after_ms"] = json!(retry_after_ms);
             if let Ok(v) = (retry_after_ms.div_ceil(1000)).to_string().parse() {
                 resp_headers.insert("retry-after", v);
@@ -140,6 +145,7 @@ pub fn command(
         Box::pin(async move {
             let res = async {
                 let actor = actor(&shop, &headers)?;
+                shop.take_rest_user_token(&actor).await?;
                 let cmd = build_command(kind, &path, &query, &headers, &body)?;
                 shop.execute(&actor, path.get("id").map(String::as_str), cmd)
                     .await
@@ -170,6 +176,7 @@ pub async fn any_command(
 ) -> Response {
     let res = async {
         let actor = actor(&shop, &headers)?;
+        shop.take_rest_user_token(&actor).await?;
         let mut cmd: Command =
             serde_json::from_slice(&body).map_err(|e| CommerceError::Invalid(format!("{e}")))?;
         if let Command::Checkout { idempotency_key }

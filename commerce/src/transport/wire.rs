@@ -94,7 +94,12 @@ pub fn command_error(id: &Value, e: &CommerceError) -> String {
     frame.insert("id".into(), id.clone());
     frame.insert("code".into(), json!(e.code()));
     frame.insert("message".into(), json!(e.public_message()));
-    if let CommerceError::RateLimited { retry_after_ms } = e {
+    if let CommerceError::RateLimited {
+        limit,
+        retry_after_ms,
+    } = e
+    {
+        frame.insert("limit".into(), json!(limit));
         frame.insert("retry_after_ms".into(), json!(retry_after_ms));
     }
     Value::Object(frame).to_string()

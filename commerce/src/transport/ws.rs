@@ -279,13 +279,20 @@ fn handle_frame(
         ));
     }
     let now = Instant::now();
-    let limited = bucket
-        .try_take(now)
-        .err()
-        .or_else(|| s.shop.take_user_token(user, now).err());
-    if let Some(retry_after_ms) = limited {
-        tracing::info!(stream = %s.stream_id, %user, retry_after_ms, "refused frame: rate limited");
-        let e = CommerceError::RateLimited { retry_after_ms };
+    let limited = match bucket.try_take(now) {
+        Err(ms) => Some(("per_connection", ms)),
+        Ok(()) => s
+            .shop
+            .take_user_token(user, now)
+            .err()
+            .map(|ms| ("per_user", ms)),
+    };
+    if let Some((limit, retry_after_ms)) = limited {
+        tracing::info!(stream = %s.stream_id, %user, limit, retry_after_ms, "refused frame: rate limited");
+        let e = CommerceError::RateLimited {
+            limit,
+            retry_after_ms,
+        };
         return Some((wire::command_error(&serde_json::Value::Null, &e), true));
     }
     match wire::parse(text) {
