@@ -52,45 +52,72 @@ impl NewEvent {
     }
 }
 
-/// Sequence and store `$ev` (a [`NewEvent`]) for `$stream` inside transaction `$tx`. The
-/// counter row stays locked until commit, so commits happen in sequence order.
+/// Sequence and store `$evs` (a `Vec<`[`NewEvent`]`>`) for `$stream` inside transaction `$tx`:
+/// one bump of the stream's counter row by the number of events, one multi-row insert. The
+/// counter row stays locked until commit, so commits happen in sequence order and the
+/// sequence has no gaps (see docs/commerce.md, "Why a counter row"). Evaluates to the events.
+macro_rules! append_events {
+    ($tx:expr, $stream:expr, $evs:expr) => {{
+        let evs: Vec<$crate::events::NewEvent> = $evs;
+        let stream: &str = $stream;
+        let mut out = Vec::with_capacity(evs.len());
+        if !evs.is_empty() {
+            let n = evs.len() as i64;
+            let row = sqlx::query(
+                "INSERT INTO commerce_stream_seq (stream_id, seq) VALUES ($1, $2) \
+                 ON CONFLICT (stream_id) DO UPDATE SET seq = commerce_stream_seq.seq + $2 RETURNING seq",
+            )
+            .bind(stream)
+            .bind(n)
+            .fetch_one(&mut *$tx)
+            .await?;
+            let last: i64 = sqlx::Row::try_get(&row, "seq")?;
+            let mut datas = Vec::with_capacity(evs.len());
+            for ev in &evs {
+                datas.push(serde_json::to_string(&ev.data).map_err($crate::error::internal)?);
+            }
+            let sql = format!(
+                "INSERT INTO commerce_events (stream_id, seq, kind, actor, audience, data, epoch, pts_ms, pdt_ms) VALUES {}",
+                $crate::domain::group_commit::values(evs.len(), 9, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (i, (ev, data)) in evs.iter().zip(datas).enumerate() {
+                q = q
+                    .bind(stream)
+                    .bind(last - n + 1 + i as i64)
+                    .bind(ev.kind)
+                    .bind(ev.actor.clone())
+                    .bind(ev.to.clone())
+                    .bind(data)
+                    .bind(ev.stamp.epoch.map(|v| v as i64))
+                    .bind(ev.stamp.pts_ms.map(|v| v as i64))
+                    .bind(ev.stamp.pdt_ms as i64);
+            }
+            q.execute(&mut *$tx).await?;
+            for (i, ev) in evs.into_iter().enumerate() {
+                out.push($crate::events::Event {
+                    stream_id: stream.to_owned(),
+                    seq: $crate::db::to_u64(last - n + 1 + i as i64),
+                    kind: ev.kind.to_owned(),
+                    actor: ev.actor,
+                    to: ev.to,
+                    stamp: ev.stamp,
+                    data: ev.data,
+                });
+            }
+        }
+        out
+    }};
+}
+pub(crate) use append_events;
+
+/// Sequence and store one `$ev` (a [`NewEvent`]) for `$stream` inside transaction `$tx`.
 macro_rules! append_event {
     ($tx:expr, $stream:expr, $ev:expr) => {{
         let ev: $crate::events::NewEvent = $ev;
-        let stream: &str = $stream;
-        let row = sqlx::query(
-            "INSERT INTO commerce_stream_seq (stream_id, seq) VALUES ($1, 1) \
-             ON CONFLICT (stream_id) DO UPDATE SET seq = commerce_stream_seq.seq + 1 RETURNING seq",
-        )
-        .bind(stream)
-        .fetch_one(&mut *$tx)
-        .await?;
-        let seq: i64 = sqlx::Row::try_get(&row, "seq")?;
-        let data = serde_json::to_string(&ev.data).map_err($crate::error::internal)?;
-        sqlx::query(
-            "INSERT INTO commerce_events (stream_id, seq, kind, actor, audience, data, epoch, pts_ms, pdt_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(stream)
-        .bind(seq)
-        .bind(ev.kind)
-        .bind(ev.actor.clone())
-        .bind(ev.to.clone())
-        .bind(data)
-        .bind(ev.stamp.epoch.map(|v| v as i64))
-        .bind(ev.stamp.pts_ms.map(|v| v as i64))
-        .bind(ev.stamp.pdt_ms as i64)
-        .execute(&mut *$tx)
-        .await?;
-        $crate::events::Event {
-            stream_id: stream.to_owned(),
-            seq: $crate::db::to_u64(seq),
-            kind: ev.kind.to_owned(),
-            actor: ev.actor,
-            to: ev.to,
-            stamp: ev.stamp,
-            data: ev.data,
-        }
+        $crate::events::append_events!($tx, $stream, vec![ev])
+            .pop()
+            .ok_or_else(|| $crate::error::internal("event not sequenced"))?
     }};
 }
 pub(crate) use append_event;

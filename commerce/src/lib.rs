@@ -83,6 +83,11 @@ pub struct Commerce {
     pub(crate) flash_stock: Option<domain::flash_stock::FlashStock>,
     /// The per-user rate shared through Redis (when `redis_url` is set; replaces `user_limits`).
     pub(crate) shared_limit: Option<shared_limit::SharedLimiter>,
+    /// Group commit of flash-sale winners (Redis path).
+    pub(crate) flash_winners:
+        domain::group_commit::Batcher<domain::flash_winners::Winner, domain::flash_winners::Won>,
+    /// Group commit of payment outcomes.
+    pub(crate) settlements: domain::group_commit::Batcher<domain::settlements::Settlement, ()>,
 }
 
 impl Commerce {
@@ -132,7 +137,42 @@ impl Commerce {
             payments = payments.name(),
             "commerce started"
         );
-        let shop = Arc::new(Commerce {
+        let shop = Arc::new_cyclic(|weak: &std::sync::Weak<Commerce>| Commerce {
+            flash_winners: domain::group_commit::Batcher::spawn(
+                domain::flash_winners::MAX_BATCH,
+                {
+                    let weak = weak.clone();
+                    move |jobs| {
+                        let shop = weak.upgrade();
+                        async move {
+                            match shop {
+                                Some(shop) => shop.commit_winners(jobs).await,
+                                None => domain::group_commit::fail_all(
+                                    jobs.len(),
+                                    "flash winners",
+                                    &CommerceError::Internal("shutting down".into()),
+                                ),
+                            }
+                        }
+                    }
+                },
+            ),
+            settlements: domain::group_commit::Batcher::spawn(domain::settlements::MAX_BATCH, {
+                let weak = weak.clone();
+                move |jobs| {
+                    let shop = weak.upgrade();
+                    async move {
+                        match shop {
+                            Some(shop) => shop.commit_settlements(jobs).await,
+                            None => domain::group_commit::fail_all(
+                                jobs.len(),
+                                "order settlement",
+                                &CommerceError::Internal("shutting down".into()),
+                            ),
+                        }
+                    }
+                }
+            }),
             auth: auth::Auth::new(&secrets.admin_key, &secrets.jwt_secret),
             cfg: config,
             db,

@@ -86,17 +86,23 @@ async fn two_shops(
     let db = postgres(&pg.url()).await;
     let a = start(db.clone(), streams.clone(), redis_cfg(redis)).await;
     let b = start(postgres(&pg.url()).await, streams.clone(), redis_cfg(redis)).await;
-    let p = ok(&a, &Actor::admin(), json!({"type":"product.create","title":"Sneaker","price_minor":12_000,"currency":"EUR","stock":5})).await;
+    let sid = start_sale(&a, stock, limit).await;
+    (a, b, streams, sid, db)
+}
+
+/// A product and a started sale of `stock` units, `limit` per customer, on [`S`].
+async fn start_sale(a: &Arc<Commerce>, stock: i64, limit: i64) -> String {
+    let p = ok(a, &Actor::admin(), json!({"type":"product.create","title":"Sneaker","price_minor":12_000,"currency":"EUR","stock":5})).await;
     let sale = ok(
-        &a,
-        &host(&a),
+        a,
+        &host(a),
         json!({"type":"flash.create","product_id":p["id"],"sale_price_minor":4_900,
         "stock":stock,"per_customer_limit":limit,"duration_s":600}),
     )
     .await;
     let sid = sale["id"].as_str().unwrap().to_owned();
-    ok(&a, &host(&a), json!({"type":"flash.start","sale_id":sid})).await;
-    (a, b, streams, sid, db)
+    ok(a, &host(a), json!({"type":"flash.start","sale_id":sid})).await;
+    sid
 }
 
 /// 5,000 concurrent attempts on 100 units, spread over two instances: exactly 100 orders,
@@ -106,7 +112,30 @@ async fn redis_two_instances_5000_attempts_100_units() {
     let pg = Postgres::start().expect("PostgreSQL");
     let redis = Redis::start().expect("redis-server");
     let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 100, 1).await;
-    let results = concurrently(&a, &b, 5_000, |i, shop| {
+    burst_5000_on_100(&a, &b, &redis, &sid, &db).await;
+}
+
+/// The same on SQLite (one instance: SQLite is one process's file), Redis holding the stock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sqlite_5000_attempts_100_units() {
+    let redis = Redis::start().expect("redis-server");
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir).await;
+    let streams = FakeStreams::with_stream(S, "key-1");
+    streams.set_clock(S, 1, 100_000, SystemTime::now());
+    let a = start(db.clone(), streams, redis_cfg(&redis)).await;
+    let sid = start_sale(&a, 100, 1).await;
+    burst_5000_on_100(&a, &a, &redis, &sid, &db).await;
+}
+
+async fn burst_5000_on_100(
+    a: &Arc<Commerce>,
+    b: &Arc<Commerce>,
+    redis: &Redis,
+    sid: &str,
+    db: &CommerceDb,
+) {
+    let results = concurrently(a, b, 5_000, |i, shop| {
         let cmd = json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("k{i}")});
         (viewer(shop, &format!("b{i}")), cmd)
     })
@@ -121,18 +150,39 @@ async fn redis_two_instances_5000_attempts_100_units() {
     assert_eq!(won.len(), 100, "exactly the stock");
     assert!(won.iter().all(|(_, _, o)| o["status"] == json!("paid")));
     let orders = scalar(
-        &db,
+        db,
         "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'",
     )
     .await;
-    assert_eq!(orders, 100, "orders in PostgreSQL");
-    let remaining = scalar(&db, "SELECT remaining FROM commerce_flash_sales").await;
+    assert_eq!(orders, 100, "orders in SQL");
+    let remaining = scalar(db, "SELECT remaining FROM commerce_flash_sales").await;
     assert_eq!(remaining, 0);
     let key = format!("showroom:flash:{{{sid}}}:stock");
-    assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0");
+    assert_eq!(redis_cmd(redis, &["GET", &key]).await, "0");
+    // Group commit: one `flash.stock` per batch of winners, whose `sold` add up to the stock;
+    // sequence numbers without gaps.
+    let tl = ok(a, &host(a), json!({"type":"timeline"})).await;
+    let evs = tl["events"].as_array().unwrap();
+    let stock: Vec<_> = evs
+        .iter()
+        .filter(|e| e["kind"] == json!("flash.stock"))
+        .collect();
+    let sold: i64 = stock
+        .iter()
+        .map(|e| e["data"]["sold"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sold, 100, "every unit in exactly one batch");
+    assert!(!stock.is_empty() && stock.len() <= 100);
+    assert_eq!(stock.last().unwrap()["data"]["remaining"], json!(0));
+    let (n, max) = (
+        scalar(db, "SELECT COUNT(*) FROM commerce_events").await,
+        scalar(db, "SELECT MAX(seq) FROM commerce_events").await,
+    );
+    assert_eq!(n, max, "sequence without gaps");
+    eprintln!("{} flash.stock events for 100 winners", stock.len());
     // A retry with the same key, on the other instance, returns the first order.
     for (i, buyer, first) in won.iter().take(10) {
-        let other = if i % 2 == 0 { &b } else { &a };
+        let other = if i % 2 == 0 { b } else { a };
         let again = ok(
             other,
             buyer,
@@ -143,10 +193,76 @@ async fn redis_two_instances_5000_attempts_100_units() {
         assert_eq!(again["replayed"], json!(true));
     }
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM commerce_orders").await,
+        scalar(db, "SELECT COUNT(*) FROM commerce_orders").await,
         100,
         "retries made no second order"
     );
+}
+
+/// A batch of winners whose commit fails (PostgreSQL refuses at COMMIT: a deferred constraint
+/// trigger on the orders table) answers every one of its winners with an error and gives the
+/// stock back: no order acknowledged without being stored. Once commits work again, the same
+/// keys buy (nothing was left pending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_failed_batch_commit_answers_every_winner_and_restocks() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 10, 1).await;
+    let CommerceDb::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    for sql in [
+        "CREATE FUNCTION refuse_orders() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'commit refused by test'; END $$ LANGUAGE plpgsql",
+        "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON commerce_orders \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_orders()",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    let attempt =
+        |i: usize| json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("f{i}")});
+    let results = concurrently(&a, &b, 60, |i, shop| {
+        (viewer(shop, &format!("f{i}")), attempt(i))
+    })
+    .await;
+    let mut failed = 0;
+    for (_, r) in &results {
+        match r {
+            Ok(o) => panic!("an order was acknowledged although no commit succeeded: {o}"),
+            Err(e) if e.code() == "internal" => failed += 1,
+            Err(e) => assert_eq!(e.code(), "sold_out", "{e}"),
+        }
+    }
+    assert!(
+        failed >= 10,
+        "at least every unit's first winner failed: {failed}"
+    );
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM commerce_orders").await, 0);
+    assert_eq!(
+        scalar(&db, "SELECT remaining FROM commerce_flash_sales").await,
+        10
+    );
+    let key = format!("showroom:flash:{{{sid}}}:stock");
+    assert_eq!(
+        redis_cmd(&redis, &["GET", &key]).await,
+        "10",
+        "stock given back in Redis"
+    );
+    sqlx::query("DROP TRIGGER refuse_at_commit ON commerce_orders")
+        .execute(pool)
+        .await
+        .unwrap();
+    // The failed buyers retry with the same keys: the stock sells, exactly once.
+    let results = concurrently(&a, &b, 60, |i, shop| {
+        (viewer(shop, &format!("f{i}")), attempt(i))
+    })
+    .await;
+    let sold = results.iter().filter(|(_, r)| r.is_ok()).count();
+    assert_eq!(sold, 10);
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM commerce_orders").await,
+        10
+    );
+    assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0");
 }
 
 /// Per-customer limit across instances and concurrent retries of one key.

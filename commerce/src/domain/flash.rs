@@ -7,6 +7,7 @@ use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
 use crate::directory::TimelineMarker;
 use crate::domain::flash_stock::{FlashStock, Release, Reservation, SeedData};
+use crate::domain::flash_winners::{Winner, Won};
 use crate::domain::orders::{claim_key, insert_order, key_or_fresh, OrderDraft, Restock};
 use crate::domain::{new_id, positive};
 use crate::error::CommerceError;
@@ -28,17 +29,17 @@ const COLS: &str =
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Sale {
     pub(crate) id: String,
-    stream_id: String,
-    product_id: String,
-    sale_price_minor: i64,
-    currency: String,
-    stock_limit: i64,
-    remaining: i64,
-    per_customer_limit: i64,
-    duration_ms: u64,
+    pub(crate) stream_id: String,
+    pub(crate) product_id: String,
+    pub(crate) sale_price_minor: i64,
+    pub(crate) currency: String,
+    pub(crate) stock_limit: i64,
+    pub(crate) remaining: i64,
+    pub(crate) per_customer_limit: i64,
+    pub(crate) duration_ms: u64,
     /// `scheduled`, `live` or `ended`.
-    state: String,
-    window: Option<Window>,
+    pub(crate) state: String,
+    pub(crate) window: Option<Window>,
 }
 
 macro_rules! load_sale {
@@ -446,7 +447,7 @@ impl Commerce {
             return Err(over_limit(sale.per_customer_limit));
         }
         let written = self
-            .flash_write_order(&sale, actor, quantity, &key, true)
+            .flash_write_order(&sale, &actor.user_id, quantity, &key, true)
             .await;
         drop(_g);
         match written {
@@ -553,41 +554,40 @@ impl Commerce {
             }
         };
         tracing::debug!(sale_id, user, remaining, "flash reservation taken");
-        // Winners only: the ban check, then the durable order.
+        // Winners only: the ban check, then the durable order (group-committed with the
+        // other winners waiting; answered after its batch's commit).
         let written = match self
             .refuse_if_sanctioned(stream_id, user, &[SanctionKind::Ban])
             .await
         {
             Ok(()) => {
-                let _g = self.db.write_gate().await;
-                self.flash_write_order(&sale, actor, quantity, key, false)
+                self.flash_winners
+                    .submit(Winner {
+                        sale: Arc::clone(&sale),
+                        user_id: user.to_owned(),
+                        quantity,
+                        key: key.to_owned(),
+                    })
                     .await
             }
             Err(e) => Err(e),
         };
         let how = match &written {
-            Ok(Written::New(..)) => None,
+            Ok(Won::New(..)) => None,
             Err(e) if e.code() == "sold_out" => Some(Release::Drain),
-            Ok(Written::Existing(_)) | Err(_) => Some(Release::Restock),
+            Ok(Won::Existing(_)) | Err(_) => Some(Release::Restock),
         };
         if let Some(how) = how {
             if let Err(e) = stock.release(sale_id, user, key, quantity, how).await {
                 tracing::error!(sale_id, user, error = %e, "could not give back a flash reservation");
             }
         }
-        match written? {
-            Written::Existing(order) => {
-                if let Err(e) = stock.commit(sale_id, user, key, &order).await {
-                    tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
-                }
-                self.order_json(&order, true).await
-            }
-            Written::New(new) => {
-                let (draft, ev, _) = *new;
+        let order = match written? {
+            Won::Existing(order) => order,
+            Won::New(draft) => {
                 if let Err(e) = stock.commit(sale_id, user, key, &draft.id).await {
                     tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
                 }
-                self.publish(vec![ev]).await;
                 let order = self.settle(&draft, restock(sale_id, quantity)).await?;
                 if order["status"] == json!("payment_failed") {
                     if let Err(e) = stock
@@ -597,9 +597,13 @@ impl Commerce {
                         tracing::error!(sale_id, error = %e, "could not restock a failed payment in redis");
                     }
                 }
-                Ok(order)
+                return Ok(order);
             }
+        };
+        if let Err(e) = stock.commit(sale_id, user, key, &order).await {
+            tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
         }
+        self.order_json(&order, true).await
     }
 
     /// Read the sale from SQL for the cache: the version first, so a window change committed
@@ -676,10 +680,10 @@ impl Commerce {
     /// The winner's SQL transaction: claim the key, take the stock (conditional UPDATE: the
     /// backstop that never oversells), count the buyer's units, insert the order and the
     /// `flash.stock` event. `sold_out` / `customer_limit` refusals come back as errors.
-    async fn flash_write_order(
+    pub(crate) async fn flash_write_order(
         &self,
         sale: &Sale,
-        actor: &Actor,
+        user_id: &str,
         quantity: i64,
         key: &str,
         mark_sold_out: bool,
@@ -690,7 +694,7 @@ impl Commerce {
         let (sale_id, stream_id) = (sale.id.as_str(), sale.stream_id.as_str());
         with_pool!(self.db, |p| {
             let mut tx = p.begin_write().await?;
-            if let Some(existing) = claim_key!(tx, &actor.user_id, key, &scope) {
+            if let Some(existing) = claim_key!(tx, user_id, key, &scope) {
                 return Ok(Written::Existing(existing));
             }
             // The conditional UPDATE is the stock guard (row lock on PostgreSQL, one writer on SQLite).
@@ -706,7 +710,7 @@ impl Commerce {
                 if mark_sold_out {
                     self.sold_out.lock().insert(sale_id.to_owned());
                 }
-                tracing::info!(sale_id, user = %actor.user_id, "refused purchase: sold out");
+                tracing::info!(sale_id, user = %user_id, "refused purchase: sold out");
                 return Err(sold_out());
             };
             let remaining: i64 = left.try_get("remaining")?;
@@ -716,19 +720,19 @@ impl Commerce {
                  WHERE commerce_flash_purchases.qty + $3 <= $4 RETURNING qty",
             )
             .bind(sale_id)
-            .bind(&actor.user_id)
+            .bind(user_id)
             .bind(quantity)
             .bind(sale.per_customer_limit)
             .fetch_optional(&mut *tx)
             .await?;
             if bought.is_none() {
-                tracing::info!(sale_id, user = %actor.user_id, "refused purchase: per-customer limit");
+                tracing::info!(sale_id, user = %user_id, "refused purchase: per-customer limit");
                 return Err(over_limit(sale.per_customer_limit));
             }
             let draft = OrderDraft {
                 id: new_id("ord"),
                 stream_id: stream_id.to_owned(),
-                user_id: actor.user_id.clone(),
+                user_id: user_id.to_owned(),
                 source: scope.clone(),
                 items: vec![json!({ "product_id": sale.product_id, "quantity": quantity,
                                     "unit_price_minor": sale.sale_price_minor, "sale_id": sale_id })],
@@ -813,7 +817,7 @@ struct Buy<'a> {
 }
 
 /// What the winner's SQL transaction did.
-enum Written {
+pub(crate) enum Written {
     /// A new pending order, its `flash.stock` event and the units left.
     New(Box<(OrderDraft, Event, i64)>),
     /// The Idempotency-Key already has this order.

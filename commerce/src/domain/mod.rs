@@ -5,11 +5,14 @@ mod catalog;
 mod chat;
 mod flash;
 pub(crate) mod flash_stock;
+pub(crate) mod flash_winners;
 mod gifts;
+pub(crate) mod group_commit;
 mod moderation;
 mod orders;
 mod pins;
 mod polls;
+pub(crate) mod settlements;
 mod timeline;
 mod tokens;
 

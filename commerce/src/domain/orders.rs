@@ -4,9 +4,9 @@
 use crate::auth::{Actor, Role};
 use crate::db::BeginWrite;
 use crate::db::{json_col, to_u64, with_pool};
+use crate::domain::settlements::Settlement;
 use crate::domain::{new_id, positive};
 use crate::error::CommerceError;
-use crate::events::{append_event, NewEvent};
 use crate::payment::ChargeRequest;
 use crate::Commerce;
 use serde_json::{json, Value};
@@ -110,7 +110,8 @@ pub(crate) fn key_or_fresh(key: Option<String>) -> Result<String, CommerceError>
 }
 
 impl Commerce {
-    /// Charge a committed `pending` order, then record the outcome (and restock on failure).
+    /// Charge a committed `pending` order, then record the outcome (and restock on failure),
+    /// group-committed with the other settlements waiting (see `settlements`).
     pub(crate) async fn settle(
         self: &Arc<Self>,
         draft: &OrderDraft,
@@ -132,67 +133,22 @@ impl Commerce {
                 ("payment_failed", None, false)
             }
         };
-        let stamp = self.stamp_now(&draft.stream_id);
-        let _g = self.db.write_gate().await;
-        let ev = with_pool!(self.db, |p| {
-            let mut tx = p.begin_write().await?;
-            sqlx::query("UPDATE commerce_orders SET status = $2, payment_ref = $3, test_mode = $4 WHERE id = $1 AND status = 'pending'")
-                .bind(&draft.id)
-                .bind(status)
-                .bind(&reference)
-                .bind(i64::from(test_mode))
-                .execute(&mut *tx)
-                .await?;
-            if charge.is_err() {
-                match &restock {
-                    Restock::Products(items) => {
-                        for (pid, qty) in items {
-                            sqlx::query(
-                                "UPDATE commerce_products SET stock = stock + $2 WHERE id = $1",
-                            )
-                            .bind(pid)
-                            .bind(*qty)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                    Restock::Flash { sale_id, qty } => {
-                        sqlx::query("UPDATE commerce_flash_sales SET remaining = remaining + $2 WHERE id = $1")
-                            .bind(sale_id)
-                            .bind(*qty)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("UPDATE commerce_flash_purchases SET qty = qty - $3 WHERE sale_id = $1 AND user_id = $2")
-                            .bind(sale_id)
-                            .bind(&draft.user_id)
-                            .bind(*qty)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-            }
-            let ev = append_event!(
-                tx,
-                &draft.stream_id,
-                NewEvent {
-                    kind: "order.updated",
-                    actor: None,
-                    to: Some(draft.user_id.clone()),
-                    stamp,
-                    data: json!({ "order_id": draft.id, "status": status, "total_minor": draft.total_minor,
-                                  "currency": draft.currency, "test_mode": test_mode }),
-                }
-            );
-            tx.commit().await?;
-            Ok::<_, CommerceError>(ev)
-        })?;
-        drop(_g);
+        let failed = charge.is_err();
+        self.settlements
+            .submit(Settlement {
+                draft: draft.clone(),
+                status,
+                reference,
+                test_mode,
+                restock: failed.then(|| restock.clone()),
+                stamp: self.stamp_now(&draft.stream_id),
+            })
+            .await?;
         if let Restock::Flash { sale_id, .. } = &restock {
-            if charge.is_err() {
+            if failed {
                 self.sold_out.lock().remove(sale_id);
             }
         }
-        self.publish(vec![ev]).await;
         self.order_json(&draft.id, false).await
     }
 
