@@ -138,41 +138,16 @@ impl Commerce {
             "commerce started"
         );
         let shop = Arc::new_cyclic(|weak: &std::sync::Weak<Commerce>| Commerce {
-            flash_winners: domain::group_commit::Batcher::spawn(
+            flash_winners: group_committer(
+                weak,
                 domain::flash_winners::MAX_BATCH,
-                {
-                    let weak = weak.clone();
-                    move |jobs| {
-                        let shop = weak.upgrade();
-                        async move {
-                            match shop {
-                                Some(shop) => shop.commit_winners(jobs).await,
-                                None => domain::group_commit::fail_all(
-                                    jobs.len(),
-                                    "flash winners",
-                                    &CommerceError::Internal("shutting down".into()),
-                                ),
-                            }
-                        }
-                    }
-                },
+                |shop, jobs| async move { shop.commit_winners(jobs).await },
             ),
-            settlements: domain::group_commit::Batcher::spawn(domain::settlements::MAX_BATCH, {
-                let weak = weak.clone();
-                move |jobs| {
-                    let shop = weak.upgrade();
-                    async move {
-                        match shop {
-                            Some(shop) => shop.commit_settlements(jobs).await,
-                            None => domain::group_commit::fail_all(
-                                jobs.len(),
-                                "order settlement",
-                                &CommerceError::Internal("shutting down".into()),
-                            ),
-                        }
-                    }
-                }
-            }),
+            settlements: group_committer(
+                weak,
+                domain::settlements::MAX_BATCH,
+                |shop, jobs| async move { shop.commit_settlements(jobs).await },
+            ),
             auth: auth::Auth::new(&secrets.admin_key, &secrets.jwt_secret),
             cfg: config,
             db,
@@ -231,6 +206,36 @@ impl Commerce {
             self.bus.publish(&ev).await;
         }
     }
+}
+
+/// A [`domain::group_commit::Batcher`] whose batches run `commit` on the shop (jobs left when
+/// the shop is gone are answered with an error).
+fn group_committer<J, R, F, Fut>(
+    weak: &std::sync::Weak<Commerce>,
+    max: usize,
+    commit: F,
+) -> domain::group_commit::Batcher<J, R>
+where
+    J: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Arc<Commerce>, Vec<J>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Vec<Result<R, CommerceError>>> + Send,
+{
+    let weak = weak.clone();
+    domain::group_commit::Batcher::spawn(max, move |jobs: Vec<J>| {
+        let n = jobs.len();
+        let run = weak.upgrade().map(|shop| commit(shop, jobs));
+        async move {
+            match run {
+                Some(f) => f.await,
+                None => domain::group_commit::fail_all(
+                    n,
+                    "group commit",
+                    &CommerceError::Internal("shutting down".into()),
+                ),
+            }
+        }
+    })
 }
 
 pub(crate) fn now_ms() -> u64 {

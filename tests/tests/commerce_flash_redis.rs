@@ -696,13 +696,9 @@ async fn serve(shop: Arc<Commerce>) -> String {
     format!("http://127.0.0.1:{}", addr.port())
 }
 
-/// One user on two instances (two sockets) shares one per-user budget through Redis: of 10
-/// commands within the window, exactly `burst` pass; the refused ones get an error frame and
-/// both sockets stay usable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_user_rate_limit_spans_instances() {
-    let pg = Postgres::start().expect("PostgreSQL");
-    let redis = Redis::start().expect("redis-server");
+/// Two instances on one Redis, served over HTTP, with a per-user budget of 5 commands per 5 s;
+/// their base URLs and a viewer token for `name`.
+async fn limited_pair(pg: &Postgres, redis: &Redis, name: &str) -> ([String; 2], String) {
     let streams = FakeStreams::with_stream(S, "key-1");
     let cfg = CommerceConfig {
         redis_url: Some(redis.url()),
@@ -712,9 +708,56 @@ async fn redis_user_rate_limit_spans_instances() {
     };
     let a = start(postgres(&pg.url()).await, streams.clone(), cfg.clone()).await;
     let b = start(postgres(&pg.url()).await, streams.clone(), cfg).await;
-    let (base_a, base_b) = (serve(a.clone()).await, serve(b.clone()).await);
-    let t = a.issue_viewer_token(S, Some("hal".into())).unwrap();
+    let t = a.issue_viewer_token(S, Some(name.into())).unwrap();
     let token = t["token"].as_str().unwrap().to_owned();
+    ([serve(a).await, serve(b).await], token)
+}
+
+/// Send `pin.list` with `id` on `ws`; the `result` or `error` frame that answers it.
+async fn pin_list<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, id: usize) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let frame = json!({"v":1,"id":id,"type":"pin.list"});
+    reply(ws, frame, &["result", "error"]).await
+}
+
+/// Send `frame` on `ws`; the next frame whose type is one of `types`.
+async fn reply<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    frame: Value,
+    types: &[&str],
+) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("reply")
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = m else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        if types.contains(&v["type"].as_str().unwrap_or_default()) {
+            return v;
+        }
+    }
+}
+
+/// One user on two instances (two sockets) shares one per-user budget through Redis: of 10
+/// commands within the window, exactly `burst` pass; the refused ones get an error frame and
+/// both sockets stay usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_user_rate_limit_spans_instances() {
+    let (pg, redis) = (
+        Postgres::start().expect("PostgreSQL"),
+        Redis::start().expect("redis"),
+    );
+    let ([base_a, base_b], token) = limited_pair(&pg, &redis, "hal").await;
     let mut socks = Vec::new();
     for base in [&base_a, &base_b] {
         let (ws, _) = tokio_tungstenite::connect_async(format!(
@@ -727,52 +770,20 @@ async fn redis_user_rate_limit_spans_instances() {
     }
     let (mut ok, mut limited) = (0, 0);
     for i in 0..10 {
-        let ws = &mut socks[i % 2];
-        ws.send(Message::Text(
-            json!({"v":1,"id":i,"type":"pin.list"}).to_string().into(),
-        ))
-        .await
-        .unwrap();
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-                .await
-                .expect("reply")
-                .unwrap()
-                .unwrap();
-            let Message::Text(t) = m else { continue };
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            match v["type"].as_str() {
-                Some("result") => ok += 1,
-                Some("error") => {
-                    assert_eq!(v["code"], json!("rate_limited"), "{v}");
-                    assert!(v["retry_after_ms"].as_u64().unwrap() > 0);
-                    limited += 1;
-                }
-                _ => continue,
-            }
-            break;
+        let v = pin_list(&mut socks[i % 2], i).await;
+        if v["type"] == json!("result") {
+            ok += 1;
+        } else {
+            assert_eq!(v["code"], json!("rate_limited"), "{v}");
+            assert!(v["retry_after_ms"].as_u64().unwrap() > 0);
+            limited += 1;
         }
     }
     assert_eq!((ok, limited), (5, 5));
     // Both sockets survive.
     for ws in &mut socks {
-        ws.send(Message::Text(
-            json!({"type":"ping","id":"p"}).to_string().into(),
-        ))
-        .await
-        .unwrap();
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-                .await
-                .expect("pong")
-                .unwrap()
-                .unwrap();
-            if let Message::Text(t) = m {
-                if serde_json::from_str::<Value>(t.as_str()).unwrap()["type"] == json!("pong") {
-                    break;
-                }
-            }
-        }
+        let v = reply(ws, json!({"type":"ping","id":"p"}), &["pong"]).await;
+        assert_eq!(v["id"], json!("p"));
     }
 }
 
@@ -783,20 +794,11 @@ async fn redis_user_rate_limit_spans_instances() {
 /// actors are not limited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_rest_user_rate_limit_spans_instances() {
-    let pg = Postgres::start().expect("PostgreSQL");
-    let redis = Redis::start().expect("redis-server");
-    let streams = FakeStreams::with_stream(S, "key-1");
-    let cfg = CommerceConfig {
-        redis_url: Some(redis.url()),
-        user_rate_per_s: 1,
-        user_burst: 5, // a 5 s window admitting 5
-        ..CommerceConfig::default()
-    };
-    let a = start(postgres(&pg.url()).await, streams.clone(), cfg.clone()).await;
-    let b = start(postgres(&pg.url()).await, streams.clone(), cfg).await;
-    let bases = [serve(a.clone()).await, serve(b.clone()).await];
-    let t = a.issue_viewer_token(S, Some("rex".into())).unwrap();
-    let token = t["token"].as_str().unwrap().to_owned();
+    let (pg, redis) = (
+        Postgres::start().expect("PostgreSQL"),
+        Redis::start().expect("redis"),
+    );
+    let (bases, token) = limited_pair(&pg, &redis, "rex").await;
     let http = reqwest::Client::new();
     let get = |base: &str, token: &str| {
         http.get(format!("{base}/api/v1/streams/{S}/pins"))
@@ -834,28 +836,12 @@ async fn redis_rest_user_rate_limit_spans_instances() {
     ))
     .await
     .unwrap();
-    ws.send(Message::Text(
-        json!({"v":1,"id":1,"type":"pin.list"}).to_string().into(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("reply")
-            .unwrap()
-            .unwrap();
-        let Message::Text(t) = m else { continue };
-        let v: Value = serde_json::from_str(t.as_str()).unwrap();
-        if v["type"] == json!("error") {
-            assert_eq!(
-                (v["code"].clone(), v["limit"].clone()),
-                (json!("rate_limited"), json!("per_user"))
-            );
-            break;
-        }
-        assert_ne!(v["type"], json!("result"), "over budget: {v}");
-    }
+    let v = pin_list(&mut ws, 1).await;
+    assert_eq!(
+        (v["type"].clone(), v["code"].clone(), v["limit"].clone()),
+        (json!("error"), json!("rate_limited"), json!("per_user")),
+        "over budget: {v}"
+    );
     // The operator's key is not limited, on either instance.
     for i in 0..10 {
         let r = get(&bases[i % 2], ADMIN_KEY).await.unwrap();
