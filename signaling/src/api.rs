@@ -40,6 +40,11 @@ pub(crate) fn h264_capability() -> RTCRtpCodecCapability {
                 typ: "ccm".into(),
                 parameter: "fir".into(),
             },
+            // Receivers send REMB (their bandwidth estimate): one input of the layer choice.
+            RTCPFeedback {
+                typ: "goog-remb".into(),
+                parameter: String::new(),
+            },
         ],
     }
 }

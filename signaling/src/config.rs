@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::layer::LayerConfig;
+
 /// One STUN/TURN server passed to clients (WHEP `Link` headers and `/ws/signal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
@@ -39,6 +41,13 @@ pub struct WebRtcConfig {
     /// A stream's RTP egress (and its transcode) stops after this many ms without a viewer and
     /// starts again with the next one; 0 = never stop.
     pub egress_idle_stop_ms: u64,
+    /// Offer a stream's ABR renditions as simulcast-style layers: each viewer gets the layer
+    /// its congestion feedback (RTCP receiver reports, REMB) allows, switched on keyframes.
+    pub simulcast: bool,
+    /// The layer a new viewer starts on: 0 = the source, 1 = the first rendition, ...
+    pub start_layer: usize,
+    /// Thresholds of the per-viewer layer choice.
+    pub layers: LayerConfig,
 }
 
 impl Default for WebRtcConfig {
@@ -55,6 +64,9 @@ impl Default for WebRtcConfig {
             keyframe_interval_ms: 500,
             max_viewers: 20_000,
             egress_idle_stop_ms: 30_000,
+            simulcast: true,
+            start_layer: 0,
+            layers: LayerConfig::default(),
         }
     }
 }

@@ -22,6 +22,10 @@ use crate::keyframe::KeyframeGate;
 pub struct Outgoing {
     pub kind: RtpKind,
     pub packet: Packet,
+    /// The layer of the forwarder that made it (0 = source, see [`Fanout::with_layer`]).
+    pub layer: usize,
+    /// First packet of an access unit that starts with SPS (a decoder can start here).
+    pub gop_start: bool,
 }
 
 /// Counters of one stream's forwarder.
@@ -67,6 +71,18 @@ impl Continuity {
 struct Slot {
     id: u64,
     tx: mpsc::Sender<Arc<Outgoing>>,
+    /// Whether this viewer takes the video (a viewer on another layer takes only the audio).
+    video: bool,
+}
+
+/// Video bytes counted over windows of this length for [`Fanout::video_bps`].
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct Rate {
+    since: Option<Instant>,
+    bytes: u64,
+    bps: u64,
 }
 
 #[derive(Default)]
@@ -80,11 +96,13 @@ struct Inner {
     audio: Continuity,
     /// The per-stream retransmission cache (video), shared by every viewer.
     retransmit: Vec<Option<Arc<Outgoing>>>,
+    rate: Rate,
 }
 
 /// The forwarder of one stream.
 pub struct Fanout {
     stream_id: String,
+    layer: usize,
     gop_limit: usize,
     inner: Mutex<Inner>,
     gate: Mutex<KeyframeGate>,
@@ -96,6 +114,7 @@ impl Fanout {
     pub fn new(stream_id: &str, gop_limit: usize, keyframe_interval: Duration) -> Self {
         Self {
             stream_id: stream_id.to_owned(),
+            layer: 0,
             gop_limit,
             inner: Mutex::new(Inner {
                 retransmit: vec![None; RETRANSMIT_SLOTS],
@@ -105,6 +124,21 @@ impl Fanout {
             egress: Mutex::new(None),
             stats: FanoutStats::default(),
         }
+    }
+
+    /// Marks the packets of this forwarder as layer `layer` (a stream's rendition).
+    pub fn with_layer(mut self, layer: usize) -> Self {
+        self.layer = layer;
+        self
+    }
+
+    pub fn layer(&self) -> usize {
+        self.layer
+    }
+
+    /// The video bitrate over the last complete window of 2 s (0 before one).
+    pub fn video_bps(&self) -> u64 {
+        self.inner.lock().rate.bps
     }
 
     pub fn set_egress(&self, egress: RtpEgress) {
@@ -132,8 +166,19 @@ impl Fanout {
     /// packet flow: the first live packet the queue gets follows the GOP's last one.
     pub fn attach(&self, id: u64, tx: mpsc::Sender<Arc<Outgoing>>) -> Vec<Arc<Outgoing>> {
         let mut inner = self.inner.lock();
-        inner.viewers.push(Slot { id, tx });
+        inner.viewers.push(Slot {
+            id,
+            tx,
+            video: true,
+        });
         inner.gop.clone()
+    }
+
+    /// Whether viewer `id` takes this forwarder's video (it keeps the audio either way).
+    pub fn set_video(&self, id: u64, on: bool) {
+        if let Some(s) = self.inner.lock().viewers.iter_mut().find(|s| s.id == id) {
+            s.video = on;
+        }
     }
 
     pub fn detach(&self, id: u64) {
@@ -204,8 +249,24 @@ impl RtpSink for Fanout {
         let out = Arc::new(Outgoing {
             kind: packet.kind,
             packet: parsed,
+            layer: self.layer,
+            gop_start: packet.gop_start,
         });
-        if packet.kind == RtpKind::H264 {
+        let is_video = packet.kind == RtpKind::H264;
+        if is_video {
+            let now = Instant::now();
+            let r = &mut inner.rate;
+            r.bytes += out.packet.payload.len() as u64 + 12;
+            match r.since {
+                Some(t) if now.saturating_duration_since(t) >= RATE_WINDOW => {
+                    let us = now.saturating_duration_since(t).as_micros().max(1) as u64;
+                    r.bps = r.bytes.saturating_mul(8_000_000) / us;
+                    r.bytes = 0;
+                    r.since = Some(now);
+                }
+                Some(_) => {}
+                None => r.since = Some(now),
+            }
             let slot = usize::from(out.packet.header.sequence_number) % RETRANSMIT_SLOTS;
             if let Some(s) = inner.retransmit.get_mut(slot) {
                 *s = Some(Arc::clone(&out));
@@ -226,9 +287,11 @@ impl RtpSink for Fanout {
         }
         let mut forwarded = 0;
         let mut dropped = 0;
-        inner
-            .viewers
-            .retain(|slot| match slot.tx.try_send(Arc::clone(&out)) {
+        inner.viewers.retain(|slot| {
+            if is_video && !slot.video {
+                return !slot.tx.is_closed();
+            }
+            match slot.tx.try_send(Arc::clone(&out)) {
                 Ok(()) => {
                     forwarded += 1;
                     true
@@ -238,7 +301,8 @@ impl RtpSink for Fanout {
                     true
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
+            }
+        });
         drop(inner);
         self.stats
             .packets_forwarded

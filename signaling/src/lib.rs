@@ -36,10 +36,13 @@ pub mod error;
 pub mod fanout;
 pub mod idle;
 pub mod keyframe;
+pub mod layer;
 pub mod offer;
 pub mod patch;
 pub mod sdpfrag;
 mod sfu;
+pub mod simulcast;
+pub mod splice;
 mod viewer;
 pub mod whep;
 pub mod whip;
@@ -50,6 +53,7 @@ pub use error::SignalingError;
 pub use sfu::{Sfu, StreamLookup, ViewAnswer};
 pub use showroom_pipelines::rtp::RtpConfig;
 pub use showroom_pipelines::whip::WhipConfig;
+pub use simulcast::{Layer, LayerInfo, StreamWebRtcInfo, ViewerLayerInfo};
 pub use whip::Whip;
 
 /// All of this crate's routes (WHEP viewers, `/ws/signal`, WHIP publishers), state applied.

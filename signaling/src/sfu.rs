@@ -18,13 +18,21 @@ use crate::fanout::Fanout;
 use crate::idle::IdleTimer;
 use crate::offer::check_offer;
 use crate::patch::IceTag;
+use crate::simulcast::{Layer, LayerSet, StreamWebRtcInfo, ViewerLayer, ViewerLayerInfo, SOURCE};
 
 #[path = "sfu_ice.rs"]
 mod ice;
 
-/// What the SFU needs from the engine's stream registry: a stream by its id.
+/// What the SFU needs from the engine's stream registry: a stream by its id, and the
+/// renditions it can offer viewers as layers.
 pub trait StreamLookup: Send + Sync + 'static {
     fn stream(&self, id: &str) -> Option<Arc<Stream>>;
+
+    /// The stream's renditions, highest bitrate first (the source is layer 0 and is not
+    /// listed). Empty: the source only (passthrough).
+    fn layers(&self, _id: &str) -> Vec<Layer> {
+        Vec::new()
+    }
 }
 
 /// A WHEP answer: the session id (for the `Location`) and the SDP.
@@ -36,7 +44,8 @@ pub struct ViewAnswer {
 
 struct Entry {
     stream: Weak<Stream>,
-    fanout: Arc<Fanout>,
+    /// The source's forwarder (layer 0) and the renditions'.
+    layers: Arc<LayerSet>,
     /// Viewers between `view()` and their session being registered.
     joining: Arc<AtomicUsize>,
     idle: IdleTimer,
@@ -55,6 +64,8 @@ struct ViewerSession {
     stream_id: String,
     viewer: u64,
     pc: Arc<RTCPeerConnection>,
+    layer: Arc<ViewerLayer>,
+    layers: Arc<LayerSet>,
     /// RFC 9725 entity tag and the viewer's current ICE ufrag (both change on ICE restart).
     ice: IceTag,
 }
@@ -129,7 +140,36 @@ impl Sfu {
             .fanouts
             .lock()
             .get(stream_id)
-            .map(|e| Arc::clone(&e.fanout))
+            .map(|e| Arc::clone(e.layers.source()))
+    }
+
+    /// A stream's layers and the layer of each of its viewers, if its egress runs.
+    pub fn webrtc_info(&self, stream_id: &str) -> Option<StreamWebRtcInfo> {
+        let layers = Arc::clone(&self.0.fanouts.lock().get(stream_id)?.layers);
+        let mut viewers: Vec<ViewerLayerInfo> = self
+            .0
+            .sessions
+            .lock()
+            .iter()
+            .filter(|(_, s)| s.stream_id == stream_id)
+            .map(|(session, s)| {
+                let layer = s.layer.current.load(Ordering::Relaxed);
+                let wanted = s.layer.wanted.load(Ordering::Relaxed);
+                ViewerLayerInfo {
+                    session: session.clone(),
+                    viewer: s.viewer,
+                    layer,
+                    layer_name: s.layers.names.get(layer).cloned().unwrap_or_default(),
+                    switching_to: (wanted != layer).then_some(wanted),
+                    switches: s.layer.switches.load(Ordering::Relaxed),
+                }
+            })
+            .collect();
+        viewers.sort_by_key(|v| v.viewer);
+        Some(StreamWebRtcInfo {
+            layers: layers.info(),
+            viewers,
+        })
     }
 
     /// Starts the stream's RTP egress before any viewer asks (the first viewer then starts on
@@ -140,43 +180,69 @@ impl Sfu {
             .streams
             .stream(stream_id)
             .ok_or_else(|| SignalingError::UnknownStream(stream_id.to_owned()))?;
-        Ok(self.fanout_for(&stream).0)
+        Ok(Arc::clone(self.layers_for(&stream).0.source()))
     }
 
-    /// The stream's forwarder (its egress started if needed) and a guard that keeps the idle
-    /// reaper off it until the joining viewer's session is registered.
-    fn fanout_for(&self, stream: &Arc<Stream>) -> (Arc<Fanout>, Joining) {
+    /// The stream's forwarders, one per layer (their egress started if needed), and a guard
+    /// that keeps the idle reaper off them until the joining viewer's session is registered.
+    fn layers_for(&self, stream: &Arc<Stream>) -> (Arc<LayerSet>, Joining) {
         let mut fanouts = self.0.fanouts.lock();
         if let Some(e) = fanouts.get(stream.id()) {
             if e.stream.upgrade().is_some_and(|s| Arc::ptr_eq(&s, stream)) {
                 e.joining.fetch_add(1, Ordering::Relaxed);
-                return (Arc::clone(&e.fanout), Joining(Arc::clone(&e.joining)));
+                return (Arc::clone(&e.layers), Joining(Arc::clone(&e.joining)));
             }
-            e.fanout.stop();
+            e.layers.stop();
         }
-        let fanout = Arc::new(Fanout::new(
-            stream.id(),
-            self.0.cfg.gop_cache_packets,
-            Duration::from_millis(self.0.cfg.keyframe_interval_ms),
-        ));
-        let egress = rtp::spawn(
-            stream,
-            self.0.rtp.clone(),
-            Arc::clone(&fanout) as Arc<dyn RtpSink>,
-        );
-        fanout.set_egress(egress);
+        let renditions = if self.0.cfg.simulcast {
+            self.0.streams.layers(stream.id())
+        } else {
+            Vec::new()
+        };
+        let mut set = LayerSet {
+            names: vec![SOURCE.to_owned()],
+            heights: vec![None],
+            nominal_bps: vec![0],
+            fanouts: vec![self.start_fanout(stream, 0)],
+        };
+        for (i, r) in renditions.iter().enumerate() {
+            set.names.push(r.name.clone());
+            set.heights.push(Some(r.height));
+            set.nominal_bps.push(r.bitrate_bps);
+            set.fanouts.push(self.start_fanout(&r.stream, i + 1));
+        }
+        let layers = Arc::new(set);
         let joining = Arc::new(AtomicUsize::new(1));
         fanouts.insert(
             stream.id().to_owned(),
             Entry {
                 stream: Arc::downgrade(stream),
-                fanout: Arc::clone(&fanout),
+                layers: Arc::clone(&layers),
                 joining: Arc::clone(&joining),
                 idle: IdleTimer::new(Duration::from_millis(self.0.cfg.egress_idle_stop_ms)),
             },
         );
-        tracing::info!(stream = stream.id(), "sfu: RTP egress started");
-        (fanout, Joining(joining))
+        tracing::info!(stream = stream.id(), layers = ?layers.names, "sfu: RTP egress started");
+        (layers, Joining(joining))
+    }
+
+    /// A forwarder for `bus` as layer `layer`, its RTP egress running.
+    fn start_fanout(&self, bus: &Arc<Stream>, layer: usize) -> Arc<Fanout> {
+        let fanout = Arc::new(
+            Fanout::new(
+                bus.id(),
+                self.0.cfg.gop_cache_packets,
+                Duration::from_millis(self.0.cfg.keyframe_interval_ms),
+            )
+            .with_layer(layer),
+        );
+        let egress = rtp::spawn(
+            bus,
+            self.0.rtp.clone(),
+            Arc::clone(&fanout) as Arc<dyn RtpSink>,
+        );
+        fanout.set_egress(egress);
+        fanout
     }
 
     /// WHEP: a viewer's SDP offer for `stream_id` in, the answer out.
@@ -193,7 +259,7 @@ impl Sfu {
         if self.session_count() >= self.0.cfg.max_viewers {
             return Err(SignalingError::Full);
         }
-        let (fanout, joining) = self.fanout_for(&stream);
+        let (layers, joining) = self.layers_for(&stream);
         let viewer = self.0.next_viewer.fetch_add(1, Ordering::Relaxed);
         let session = uuid::Uuid::new_v4().simple().to_string();
         let weak = Arc::downgrade(&self.0);
@@ -208,11 +274,15 @@ impl Sfu {
                 }
             }
         });
+        let layer = ViewerLayer::new(0);
         let (pc, sdp) = crate::viewer::open(
             &self.0.api,
             &self.0.cfg,
-            fanout,
-            viewer,
+            crate::viewer::Attach {
+                id: viewer,
+                layers: Arc::clone(&layers),
+                shared: Arc::clone(&layer),
+            },
             offer.to_owned(),
             info,
             on_gone,
@@ -224,6 +294,8 @@ impl Sfu {
                 stream_id: stream_id.to_owned(),
                 viewer,
                 pc,
+                layer,
+                layers,
                 ice: IceTag::new(offer),
             },
         );
@@ -242,9 +314,7 @@ impl Sfu {
             }
         };
         let s = removed.ok_or_else(|| SignalingError::UnknownSession(session.to_owned()))?;
-        if let Some(f) = self.fanout(&s.stream_id) {
-            f.detach(s.viewer);
-        }
+        s.layers.detach_all(s.viewer);
         s.pc.close().await?;
         tracing::info!(stream = stream_id, session, "sfu: viewer left");
         Ok(())
@@ -275,7 +345,7 @@ impl Inner {
         fanouts.retain(|id, e| {
             let n = viewers.get(id).copied().unwrap_or(0) + e.joining.load(Ordering::Relaxed);
             if e.stream.strong_count() == 0 || e.idle.observe(now, n) {
-                e.fanout.stop();
+                e.layers.stop();
                 tracing::info!(stream = %id, idle = ?e.idle.after(), "sfu: RTP egress stopped (no viewer)");
                 false
             } else {

@@ -22,9 +22,13 @@ use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 use crate::api::{h264_capability, opus_capability};
 use crate::config::WebRtcConfig;
 use crate::error::SignalingError;
-use crate::fanout::{Fanout, Outgoing};
+use crate::fanout::Outgoing;
+use crate::layer::LayerController;
 use crate::offer::OfferInfo;
+use crate::simulcast::{LayerSet, VideoPath, ViewerLayer};
 use showroom_pipelines::rtp::RtpKind;
+use webrtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use webrtc::rtcp::receiver_report::ReceiverReport;
 
 /// Longest wait for server candidates before the answer goes out.
 const GATHER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -32,13 +36,19 @@ const GATHER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Called once when a viewer's connection failed or closed (with the viewer id).
 pub(crate) type OnGone = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// What a viewer is attached to: its stream's layers and its own layer state.
+pub(crate) struct Attach {
+    pub id: u64,
+    pub layers: Arc<LayerSet>,
+    pub shared: Arc<ViewerLayer>,
+}
+
 /// Creates the peer connection, answers `offer` (all candidates in the answer) and arranges
-/// for the viewer to be attached to `fanout` once connected.
+/// for the viewer to be attached to its start layer once connected.
 pub(crate) async fn open(
     api: &API,
     cfg: &WebRtcConfig,
-    fanout: Arc<Fanout>,
-    id: u64,
+    at: Attach,
     offer: String,
     info: OfferInfo,
     on_gone: OnGone,
@@ -58,7 +68,7 @@ pub(crate) async fn open(
         })
         .await?,
     );
-    match answer(&pc, cfg, fanout, id, offer, info, on_gone).await {
+    match answer(&pc, cfg, at, offer, info, on_gone).await {
         Ok(sdp) => Ok((pc, sdp)),
         Err(e) => {
             let _ = pc.close().await;
@@ -70,8 +80,7 @@ pub(crate) async fn open(
 async fn answer(
     pc: &Arc<RTCPeerConnection>,
     cfg: &WebRtcConfig,
-    fanout: Arc<Fanout>,
-    id: u64,
+    at: Attach,
     offer: String,
     info: OfferInfo,
     on_gone: OnGone,
@@ -84,7 +93,19 @@ async fn answer(
     let sender = pc
         .add_track(Arc::clone(&video) as Arc<dyn TrackLocal + Send + Sync>)
         .await?;
-    spawn_rtcp(sender, Arc::clone(&fanout), Arc::clone(&video));
+    let Attach { id, layers, shared } = at;
+    let start = if cfg.simulcast { cfg.start_layer } else { 0 }.min(layers.len() - 1);
+    let controller = LayerController::new(cfg.layers.clone(), start, Instant::now());
+    spawn_rtcp(
+        sender,
+        Rtcp {
+            id,
+            layers: Arc::downgrade(&layers),
+            shared: Arc::clone(&shared),
+            controller: cfg.simulcast.then_some(controller),
+        },
+        Arc::clone(&video),
+    );
     let audio = if info.opus {
         let track = Arc::new(TrackLocalStaticRTP::new(
             opus_capability(),
@@ -103,33 +124,35 @@ async fn answer(
 
     let (tx, rx) = mpsc::channel::<Arc<Outgoing>>(cfg.viewer_queue.max(16));
     let pending = Mutex::new(Some((tx, rx, video, audio)));
-    let weak_fanout = Arc::downgrade(&fanout);
+    let weak_layers = Arc::downgrade(&layers);
     let gone_once = Mutex::new(Some(on_gone));
     pc.on_peer_connection_state_change(Box::new(move |state| {
         tracing::debug!(viewer = id, %state, "sfu: viewer connection state");
         match state {
             RTCPeerConnectionState::Connected => {
-                if let (Some((tx, rx, video, audio)), Some(fanout)) =
-                    (pending.lock().take(), weak_fanout.upgrade())
+                if let (Some((tx, rx, video, audio)), Some(layers)) =
+                    (pending.lock().take(), weak_layers.upgrade())
                 {
-                    let gop = fanout.attach(id, tx);
+                    let (path, gop) =
+                        VideoPath::attach(id, Arc::clone(&layers), start, tx, Arc::clone(&shared));
                     if gop.is_empty() {
                         // Nothing cached to start on: ask upstream (WHIP publisher's PLI, or
                         // the transcode) instead of waiting for the next periodic keyframe.
-                        fanout.keyframe_wanted(Instant::now());
+                        layers.source().keyframe_wanted(Instant::now());
                     }
                     tracing::info!(
                         viewer = id,
                         gop_packets = gop.len(),
+                        layer = %layers.names[start],
                         "sfu: viewer connected"
                     );
-                    tokio::spawn(write(gop, rx, video, audio));
+                    tokio::spawn(write(gop, rx, path, video, audio));
                 }
             }
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
                 pending.lock().take();
-                if let Some(f) = weak_fanout.upgrade() {
-                    f.detach(id);
+                if let Some(l) = weak_layers.upgrade() {
+                    l.detach_all(id);
                 }
                 if let Some(gone) = gone_once.lock().take() {
                     gone(id);
@@ -176,13 +199,31 @@ pub(crate) async fn renegotiate(
     Ok(local.sdp)
 }
 
+/// The state of a viewer's video RTCP reader.
+struct Rtcp {
+    id: u64,
+    layers: std::sync::Weak<LayerSet>,
+    shared: Arc<ViewerLayer>,
+    /// `None` when simulcast is off: the viewer stays on the source.
+    controller: Option<LayerController>,
+}
+
 /// Reads the viewer's video RTCP: PLI/FIR → a (coalesced) keyframe request; NACK → the lost
-/// packets re-sent from the stream's retransmission cache.
-fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>, video: Arc<TrackLocalStaticRTP>) {
-    let fanout = Arc::downgrade(&fanout);
+/// packets re-sent from the layer's retransmission cache; receiver reports and REMB → the
+/// layer controller, whose decisions the writer carries out at the target's next keyframe.
+fn spawn_rtcp(sender: Arc<RTCRtpSender>, mut st: Rtcp, video: Arc<TrackLocalStaticRTP>) {
     tokio::spawn(async move {
+        let ssrc = sender
+            .get_parameters()
+            .await
+            .encodings
+            .first()
+            .map(|e| e.ssrc);
         while let Ok((packets, _)) = sender.read_rtcp().await {
-            let Some(f) = fanout.upgrade() else { break };
+            let Some(layers) = st.layers.upgrade() else {
+                break;
+            };
+            let now = Instant::now();
             let mut wants_key = false;
             for p in &packets {
                 let any = p.as_any();
@@ -191,15 +232,49 @@ fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>, video: Arc<TrackLo
                 } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
                     for pair in &nack.nacks {
                         for seq in pair.packet_list() {
-                            if let Some(out) = f.retransmit(seq) {
-                                let _ = video.write_rtp(&out.packet).await;
+                            if let Some(out) =
+                                crate::simulcast::retransmit(&layers, &st.shared, seq)
+                            {
+                                let _ = video.write_rtp(&out).await;
                             }
                         }
+                    }
+                } else if let Some(c) = st.controller.as_mut() {
+                    if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                        for r in &rr.reports {
+                            if ssrc.is_none_or(|s| s == r.ssrc) {
+                                tracing::debug!(
+                                    viewer = st.id,
+                                    fraction_lost = r.fraction_lost,
+                                    "sfu: receiver report"
+                                );
+                                c.on_loss(now, r.fraction_lost);
+                            }
+                        }
+                    } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>()
+                    {
+                        tracing::debug!(viewer = st.id, bps = remb.bitrate, "sfu: REMB");
+                        c.on_remb(now, remb.bitrate.max(0.0) as u64);
                     }
                 }
             }
             if wants_key {
-                f.keyframe_wanted(Instant::now());
+                // Renditions put keyframes where the source has them: ask the source.
+                layers.source().keyframe_wanted(now);
+            }
+            if let Some(c) = st.controller.as_mut() {
+                if let Some(d) = c.poll(now, &layers.status()) {
+                    st.shared.want(d.to);
+                    tracing::info!(
+                        viewer = st.id,
+                        from = %layers.names[d.from],
+                        to = %layers.names[d.to],
+                        reason = %d.reason,
+                        "sfu: viewer layer switch (at the next keyframe)"
+                    );
+                    // A WHIP publisher answers with a keyframe (and the renditions with it).
+                    layers.source().keyframe_wanted(now);
+                }
             }
         }
     });
@@ -208,21 +283,39 @@ fn spawn_rtcp(sender: Arc<RTCRtpSender>, fanout: Arc<Fanout>, video: Arc<TrackLo
 async fn write(
     gop: Vec<Arc<Outgoing>>,
     mut rx: mpsc::Receiver<Arc<Outgoing>>,
+    mut path: VideoPath,
     video: Arc<TrackLocalStaticRTP>,
     audio: Option<Arc<TrackLocalStaticRTP>>,
 ) {
+    let now = Instant::now();
     for p in gop {
-        let _ = video.write_rtp(&p.packet).await;
+        if let Some(out) = path.video(now, &p) {
+            let _ = video.write_rtp(&out).await;
+        }
     }
-    while let Some(p) = rx.recv().await {
-        let track = match p.kind {
-            RtpKind::H264 => &video,
+    let shared = path.shared();
+    loop {
+        let p = tokio::select! {
+            p = rx.recv() => match p {
+                Some(p) => p,
+                None => break,
+            },
+            () = shared.changed.notified() => {
+                path.retarget();
+                continue;
+            }
+        };
+        let result = match p.kind {
+            RtpKind::H264 => match path.video(Instant::now(), &p) {
+                Some(out) => video.write_rtp(&out).await,
+                None => continue,
+            },
             RtpKind::Opus => match &audio {
-                Some(a) => a,
+                Some(a) => a.write_rtp(&p.packet).await,
                 None => continue,
             },
         };
-        if let Err(e) = track.write_rtp(&p.packet).await {
+        if let Err(e) = result {
             tracing::trace!(error = %e, "sfu: write to viewer failed");
         }
     }
