@@ -136,6 +136,12 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         },
         "commerce ready"
     );
+    let sfu = Sfu::new(
+        config.webrtc.clone(),
+        RtpConfig::default(),
+        Arc::clone(&registry) as Arc<dyn StreamLookup>,
+    )
+    .await?;
     let state = AppState {
         config: Arc::clone(&config),
         secrets,
@@ -143,13 +149,8 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
         shop,
         extra_metrics: Arc::new(extra_metrics),
         viewers: ViewerCounter::new(),
+        sfu: sfu.clone(),
     };
-    let sfu = Sfu::new(
-        config.webrtc.clone(),
-        RtpConfig::default(),
-        Arc::clone(&state.registry) as Arc<dyn StreamLookup>,
-    )
-    .await?;
     let whip = Whip::new(
         WhipConfig {
             ice_addresses: config.whip.ice_addresses.clone(),

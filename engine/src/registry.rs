@@ -243,4 +243,24 @@ impl showroom_signaling::StreamLookup for Registry {
     fn stream(&self, id: &str) -> Option<Arc<Stream>> {
         self.get(id).map(|e| Arc::clone(&e.bus))
     }
+
+    /// The ABR renditions, highest bitrate first, as the SFU's layers.
+    fn layers(&self, id: &str) -> Vec<showroom_signaling::Layer> {
+        let Some(entry) = self.get(id) else {
+            return Vec::new();
+        };
+        let mut layers: Vec<_> = entry
+            .ladder
+            .iter()
+            .flat_map(|l| l.renditions.iter())
+            .map(|(spec, bus)| showroom_signaling::Layer {
+                name: spec.name.clone(),
+                height: spec.height,
+                bitrate_bps: u64::from(spec.bitrate_kbps) * 1000,
+                stream: Arc::clone(bus),
+            })
+            .collect();
+        layers.sort_by_key(|l| std::cmp::Reverse(l.bitrate_bps));
+        layers
+    }
 }

@@ -9,6 +9,7 @@ mod pages;
 mod stats;
 mod streams;
 mod vod;
+mod webrtc;
 
 use std::sync::Arc;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub extra_metrics: Arc<Vec<MetricsWriter>>,
     /// LL-HLS viewer sessions (the HLS routes feed it).
     pub viewers: Arc<crate::viewers::ViewerCounter>,
+    /// The SFU (its per-viewer layers are reported by `webrtc`).
+    pub sfu: showroom_signaling::Sfu,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ pub fn router(state: AppState, extra: Vec<Router>) -> Router {
     let mut app = Router::new()
         .merge(streams::router())
         .merge(stats::router())
+        .merge(webrtc::router())
         .merge(metrics::router())
         .merge(vod::router())
         .with_state(state)
