@@ -1,13 +1,28 @@
 // Headless Chromium (the system /usr/bin/chromium) watches a WHEP stream and prints JSON:
 // { firstFrameMs, samples: [{ms, framesDecoded, width, height, audioPackets, state}], deleteStatus }.
-// Usage: node whep_view.mjs <page-url> <whep-url> <seconds>
-// Only 127.0.0.1 candidates are sent to the server (tests stay on loopback).
+// Usage: node whep_view.mjs <page-url> <whep-url> <seconds> [<relay-viewer-side> <relay-server-side>]
+// Only 127.0.0.1 candidates are sent to the server (tests stay on loopback). With a relay
+// (host:port pairs), the offer's only candidate is the relay's server side and the answer's
+// candidates all point to the relay's viewer side: every packet goes through the relay.
 import { args, openPage } from './launch.mjs';
 
-const [pageUrl, whepUrl, seconds] = args('whep_view.mjs <page-url> <whep-url> <seconds>', 2);
+const [pageUrl, whepUrl, seconds, relayViewer, relayServer] = args(
+  'whep_view.mjs <page-url> <whep-url> <seconds> [<relay-viewer-side> <relay-server-side>]', 2);
 const { browser, page } = await openPage(pageUrl);
 try {
-  const result = await page.evaluate(async ({ whepUrl, seconds }) => {
+  const result = await page.evaluate(async ({ whepUrl, seconds, relayViewer, relayServer }) => {
+    const hostPort = (a) => { const i = a.lastIndexOf(':'); return [a.slice(0, i), a.slice(i + 1)]; };
+    // Every candidate line of `sdp` replaced by one host candidate at `addr` (per m-section).
+    const onlyCandidate = (sdp, addr) => {
+      const [host, port] = hostPort(addr);
+      const out = [];
+      for (const l of sdp.split('\r\n')) {
+        if (l.startsWith('a=candidate:') || l.startsWith('a=end-of-candidates')) continue;
+        out.push(l);
+        if (l.startsWith('a=mid:')) out.push(`a=candidate:1 1 udp 2122260223 ${host} ${port} typ host`);
+      }
+      return out.join('\r\n');
+    };
     const t0 = performance.now();
     const pc = new RTCPeerConnection();
     pc.addTransceiver('video', { direction: 'recvonly' });
@@ -18,7 +33,7 @@ try {
       pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
       setTimeout(resolve, 3000);
     });
-    const sdp = pc.localDescription.sdp
+    const sdp = relayServer ? onlyCandidate(pc.localDescription.sdp, relayServer) : pc.localDescription.sdp
       .split('\r\n')
       .filter((l) => !l.startsWith('a=candidate:') || l.includes(' 127.0.0.1 '))
       .join('\r\n');
@@ -28,7 +43,9 @@ try {
     const body = await resp.text();
     if (resp.status !== 201) return { error: `POST ${resp.status}: ${body}` };
     const location = resp.headers.get('Location');
-    await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    await pc.setRemoteDescription({
+      type: 'answer', sdp: relayViewer ? onlyCandidate(body, relayViewer) : body,
+    });
     const samples = [];
     let firstFrameMs = null;
     const end = t0 + seconds * 1000;
@@ -54,7 +71,7 @@ try {
     }
     pc.close();
     return { firstFrameMs, samples, deleteStatus, location };
-  }, { whepUrl, seconds: Number(seconds || 5) });
+  }, { whepUrl, seconds: Number(seconds || 5), relayViewer, relayServer });
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();

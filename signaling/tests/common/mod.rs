@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod relay;
 pub mod webrtcbin;
 pub mod whip_client;
 
@@ -16,12 +17,17 @@ use std::time::Duration;
 use showroom_pipelines::ingest::PublishTarget;
 use showroom_pipelines::rtmp::{RtmpConfig, RtmpServer};
 use showroom_pipelines::stream::Stream;
-use showroom_signaling::{router, RtpConfig, Sfu, StreamLookup, WebRtcConfig, Whip, WhipConfig};
+use showroom_pipelines::transcode::{self, AbrConfig, Ladder, RenditionSpec};
+use showroom_signaling::{
+    router, Layer, RtpConfig, Sfu, StreamLookup, WebRtcConfig, Whip, WhipConfig,
+};
 use tokio::process::{Child, Command};
 
-/// Streams by key (`k-<name>`) and by id (`<name>`), like the engine's registry.
+/// Streams by key (`k-<name>`) and by id (`<name>`), like the engine's registry, with an
+/// ABR ladder each when built [`Registry::with_ladder`].
 pub struct Registry {
     by_key: HashMap<String, Arc<Stream>>,
+    ladders: HashMap<String, Ladder>,
 }
 
 impl Registry {
@@ -31,7 +37,23 @@ impl Registry {
                 .iter()
                 .map(|n| (format!("k-{n}"), Stream::new(*n)))
                 .collect(),
+            ladders: HashMap::new(),
         }
+    }
+
+    /// Every stream transcoded to `ladder` (needs the tokio runtime).
+    pub fn with_ladder(names: &[&str], ladder: &[RenditionSpec]) -> Self {
+        let mut r = Self::new(names);
+        let cfg = AbrConfig {
+            ladder: ladder.to_vec(),
+            ..AbrConfig::default()
+        };
+        for s in r.by_key.values() {
+            if let Some(l) = transcode::spawn(s, ladder, &cfg) {
+                r.ladders.insert(s.id().to_owned(), l);
+            }
+        }
+        r
     }
 }
 
@@ -44,6 +66,23 @@ impl PublishTarget for Registry {
 impl StreamLookup for Registry {
     fn stream(&self, id: &str) -> Option<Arc<Stream>> {
         self.by_key.values().find(|s| s.id() == id).cloned()
+    }
+
+    fn layers(&self, id: &str) -> Vec<Layer> {
+        self.ladders
+            .get(id)
+            .map(|l| {
+                l.renditions
+                    .iter()
+                    .map(|(spec, bus)| Layer {
+                        name: spec.name.clone(),
+                        height: spec.height,
+                        bitrate_bps: u64::from(spec.bitrate_kbps) * 1000,
+                        stream: Arc::clone(bus),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -149,8 +188,13 @@ pub async fn start(names: &[&str], cfg: WebRtcConfig) -> Env {
 
 /// [`start`] with WHIP settings.
 pub async fn start_with(names: &[&str], cfg: WebRtcConfig, whip_cfg: WhipConfig) -> Env {
+    start_registry(Registry::new(names), cfg, whip_cfg).await
+}
+
+/// [`start`] with a registry of one's own (e.g. [`Registry::with_ladder`]).
+pub async fn start_registry(registry: Registry, cfg: WebRtcConfig, whip_cfg: WhipConfig) -> Env {
     init_tracing();
-    let registry = Arc::new(Registry::new(names));
+    let registry = Arc::new(registry);
     let rtmp_listener = bind().await;
     let rtmp = local(&rtmp_listener);
     let server = RtmpServer::new(
