@@ -15,6 +15,11 @@ fn ladder() -> Vec<LayerStatus> {
         .collect()
 }
 
+/// The decision from `from` to `to` for `reason`.
+fn d(from: usize, to: usize, reason: Reason) -> Option<Decision> {
+    Some(Decision { from, to, reason })
+}
+
 const LOSSY: u8 = 64; // 25 %
 const CLEAN: u8 = 0;
 
@@ -33,14 +38,7 @@ fn sustained_loss_drops_one_layer_a_single_lossy_report_does_not() {
     c.on_loss(ms(t0, 3000), LOSSY);
     assert_eq!(c.poll(ms(t0, 3000), &layers), None, "not in a row");
     c.on_loss(ms(t0, 4000), LOSSY);
-    assert_eq!(
-        c.poll(ms(t0, 4000), &layers),
-        Some(Decision {
-            from: 0,
-            to: 1,
-            reason: Reason::Loss(25)
-        })
-    );
+    assert_eq!(c.poll(ms(t0, 4000), &layers), d(0, 1, Reason::Loss(25)));
     assert_eq!(c.current(), 1);
 }
 
@@ -81,11 +79,7 @@ fn low_remb_jumps_to_the_best_layer_that_fits() {
     c.on_remb(ms(t0, 4000), 500_000);
     assert_eq!(
         c.poll(ms(t0, 4000), &layers),
-        Some(Decision {
-            from: 0,
-            to: 2,
-            reason: Reason::Remb(500_000)
-        })
+        d(0, 2, Reason::Remb(500_000))
     );
 }
 
@@ -104,14 +98,7 @@ fn clean_reports_go_up_one_layer_after_the_hold_if_remb_has_room() {
     }
     // Enough room: up to layer 1 (not straight to the source).
     c.on_remb(ms(t0, t), 1_300_000);
-    assert_eq!(
-        c.poll(ms(t0, t), &layers),
-        Some(Decision {
-            from: 2,
-            to: 1,
-            reason: Reason::Clean
-        })
-    );
+    assert_eq!(c.poll(ms(t0, t), &layers), d(2, 1, Reason::Clean));
 }
 
 #[test]
@@ -147,14 +134,7 @@ fn a_viewer_on_a_layer_that_stops_goes_back_to_the_source() {
     let mut c = LayerController::new(LayerConfig::default(), 1, t0);
     assert_eq!(c.poll(ms(t0, 100), &layers), None);
     layers[1].live = false;
-    assert_eq!(
-        c.poll(ms(t0, 200), &layers),
-        Some(Decision {
-            from: 1,
-            to: 0,
-            reason: Reason::LayerGone
-        })
-    );
+    assert_eq!(c.poll(ms(t0, 200), &layers), d(1, 0, Reason::LayerGone));
     // Down skips a layer that is not live.
     let mut c = LayerController::new(LayerConfig::default(), 0, t0);
     c.on_loss(ms(t0, 1000), LOSSY);

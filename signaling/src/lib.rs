@@ -4,7 +4,7 @@
 //! registry) and merges [`router`] into its HTTP router: WHEP/WHIP `POST`/`DELETE`, `PATCH`
 //! for trickle ICE and ICE restart ([`patch`], RFC 9725 §4.3), `/ws/signal` ([`ws`]). Everything runs on tokio: webrtc-rs
 //! does the ICE/DTLS/SRTP I/O; the RTP itself comes from `showroom_pipelines::rtp` (one
-//! GStreamer packetization per stream, never an encoder per viewer).
+//! GStreamer packetization per stream and per ABR rendition, never an encoder per viewer).
 //!
 //! **Data flow.**
 //! ```text
@@ -13,10 +13,15 @@
 //!                        PLI/FIR, coalesced │                   ▼
 //!                                   viewer RTCP ◀── webrtc-rs peer connection ──▶ viewer
 //! ```
+//! With an ABR ladder, each rendition bus gets its own egress and `Fanout` ([`simulcast`]): a
+//! viewer's queue is attached to one layer (plus the target while switching), its
+//! [`layer::LayerController`] picks the layer from RTCP loss and REMB, and [`splice`] keeps its
+//! sequence numbers and timestamps continuous across switches, which happen on keyframes.
 //!
 //! **Time model.** RTP timestamps come from the bus PTS; the forwarder only makes sequence
-//! numbers and timestamps continuous across publish sessions. The keyframe gate and the idle
-//! timer that stops an unwatched stream's egress are sans-IO (time is an argument).
+//! numbers and timestamps continuous across publish sessions. The keyframe gate, the idle
+//! timer that stops an unwatched stream's egress, the layer controller and the splice are
+//! sans-IO (time is an argument).
 //!
 //! ```no_run
 //! # async fn f(

@@ -204,12 +204,14 @@ impl Sfu {
             heights: vec![None],
             nominal_bps: vec![0],
             fanouts: vec![self.start_fanout(stream, 0)],
+            buses: vec![Arc::downgrade(stream)],
         };
         for (i, r) in renditions.iter().enumerate() {
             set.names.push(r.name.clone());
             set.heights.push(Some(r.height));
             set.nominal_bps.push(r.bitrate_bps);
             set.fanouts.push(self.start_fanout(&r.stream, i + 1));
+            set.buses.push(Arc::downgrade(&r.stream));
         }
         let layers = Arc::new(set);
         let joining = Arc::new(AtomicUsize::new(1));
@@ -274,7 +276,12 @@ impl Sfu {
                 }
             }
         });
-        let layer = ViewerLayer::new(0);
+        let start = if self.0.cfg.simulcast {
+            self.0.cfg.start_layer.min(layers.len() - 1)
+        } else {
+            0
+        };
+        let layer = ViewerLayer::new(start);
         let (pc, sdp) = crate::viewer::open(
             &self.0.api,
             &self.0.cfg,

@@ -2,7 +2,7 @@
 //! path through them: which layer's video it takes, switching on the target's keyframe.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -36,6 +36,9 @@ pub(crate) struct LayerSet {
     /// Nominal bitrates (0 for the source: measured instead).
     pub nominal_bps: Vec<u64>,
     pub fanouts: Vec<Arc<Fanout>>,
+    /// Each layer's bus: a layer is live while its bus has a session (its forwarder only once
+    /// the first RTP is out).
+    pub buses: Vec<Weak<Stream>>,
 }
 
 impl LayerSet {
@@ -52,9 +55,10 @@ impl LayerSet {
         self.fanouts
             .iter()
             .zip(&self.nominal_bps)
-            .map(|(f, &nominal)| LayerStatus {
+            .zip(&self.buses)
+            .map(|((f, &nominal), bus)| LayerStatus {
                 bitrate_bps: if nominal > 0 { nominal } else { f.video_bps() },
-                live: f.is_live(),
+                live: bus.upgrade().is_some_and(|b| b.live().is_some()),
             })
             .collect()
     }
@@ -72,13 +76,15 @@ impl LayerSet {
     }
 
     pub fn info(&self) -> Vec<LayerInfo> {
-        (0..self.len())
-            .map(|i| LayerInfo {
+        self.status()
+            .into_iter()
+            .enumerate()
+            .map(|(i, st)| LayerInfo {
                 index: i,
                 name: self.names[i].clone(),
                 height: self.heights[i],
-                bitrate_bps: self.status()[i].bitrate_bps,
-                live: self.fanouts[i].is_live(),
+                bitrate_bps: st.bitrate_bps,
+                live: st.live,
             })
             .collect()
     }

@@ -94,7 +94,7 @@ async fn answer(
         .add_track(Arc::clone(&video) as Arc<dyn TrackLocal + Send + Sync>)
         .await?;
     let Attach { id, layers, shared } = at;
-    let start = if cfg.simulcast { cfg.start_layer } else { 0 }.min(layers.len() - 1);
+    let start = shared.current.load(std::sync::atomic::Ordering::Relaxed);
     let controller = LayerController::new(cfg.layers.clone(), start, Instant::now());
     spawn_rtcp(
         sender,

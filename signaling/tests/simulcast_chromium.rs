@@ -6,43 +6,22 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::browser::run_script;
-use common::{require, start_registry, test_webrtc_config, test_whip_config, Registry};
+use common::{ffmpeg_publish_with, start_registry, test_webrtc_config, test_whip_config, Registry};
 use showroom_pipelines::transcode::RenditionSpec;
 use showroom_signaling::WebRtcConfig;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const SOURCE_HEIGHT: u64 = 360;
 const SECS: u32 = 30;
 
 /// ffmpeg publishing a 640x360 test pattern at ~1.2 Mbit/s (keyframe every second) + AAC.
 fn publish(url: &str) -> Child {
-    require("ffmpeg", "-version");
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-g", "30", "-bf", "0", "-b:v", "1200k", "-maxrate", "1200k"])
-        .args(["-bufsize", "600k", "-c:a", "aac", "-b:a", "64k"])
-        .args(["-t", &(SECS + 30).to_string(), "-f", "flv", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn ffmpeg: {e}"))
+    let rate = ["-b:v", "1200k", "-maxrate", "1200k", "-bufsize", "600k"];
+    ffmpeg_publish_with(url, 0, SECS + 30, &rate)
 }
 
 fn samples(report: &serde_json::Value) -> Vec<serde_json::Value> {

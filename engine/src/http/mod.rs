@@ -9,7 +9,6 @@ mod pages;
 mod stats;
 mod streams;
 mod vod;
-mod webrtc;
 
 use std::sync::Arc;
 
@@ -76,7 +75,6 @@ pub fn router(state: AppState, extra: Vec<Router>) -> Router {
     let mut app = Router::new()
         .merge(streams::router())
         .merge(stats::router())
-        .merge(webrtc::router())
         .merge(metrics::router())
         .merge(vod::router())
         .with_state(state)

@@ -284,6 +284,11 @@ pub fn require(tool: &str, arg: &str) {
 
 /// ffmpeg publishing testsrc2 + sine as H.264 (`bframes` B-frames) + AAC for `secs` seconds.
 pub fn ffmpeg_publish(url: &str, bframes: u32, secs: u32) -> Child {
+    ffmpeg_publish_with(url, bframes, secs, &[])
+}
+
+/// [`ffmpeg_publish`] with more video output options (e.g. `-b:v 1200k`).
+pub fn ffmpeg_publish_with(url: &str, bframes: u32, secs: u32, video: &[&str]) -> Child {
     require("ffmpeg", "-version");
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
@@ -294,6 +299,7 @@ pub fn ffmpeg_publish(url: &str, bframes: u32, secs: u32) -> Child {
     if bframes == 0 {
         cmd.args(["-tune", "zerolatency"]);
     }
+    cmd.args(video);
     cmd.args(["-c:a", "aac", "-b:a", "64k"])
         .args(["-t", &secs.to_string(), "-f", "flv", url])
         .stdin(Stdio::null())
