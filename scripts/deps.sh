@@ -38,6 +38,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
+# moto: the S3-compatible server tests/tests/record_s3.rs records to (PyPI, not Debian).
+if [ "${1:-run}" != "run" ] && ! python3 -c 'import moto.server' 2>/dev/null; then
+  echo "deps: installing moto[server]==5.2.1"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip
+  fi
+  # Debian's own python3 is "externally managed" (PEP 668): allow the install there.
+  python3 -m pip install -q 'moto[server]==5.2.1' 2>/dev/null \
+    || $sudo python3 -m pip install -q --break-system-packages 'moto[server]==5.2.1'
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "deps: cargo not found: install a Rust toolchain (1.95 or newer) with rustup first" >&2
   exit 1

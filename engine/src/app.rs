@@ -43,6 +43,8 @@ pub enum EngineError {
     WebRtc(#[from] showroom_signaling::SignalingError),
     #[error(transparent)]
     Gst(#[from] showroom_pipelines::gst_init::InitError),
+    #[error("[recording.s3]: {0}")]
+    RecordingS3(showroom_pipelines::record::RecordError),
 }
 
 /// Runs the engine until SIGINT/SIGTERM.
@@ -77,8 +79,14 @@ pub async fn serve(config: Config) -> Result<(), EngineError> {
     let db = Database::connect(&config.database_url(), config.database.max_connections).await?;
     db.migrate().await?;
     tracing::info!(backend = db.backend(), "database ready");
+    let mut recordings = Recordings::new(config.recordings_dir());
+    if config.recording.s3.enabled() {
+        recordings = recordings
+            .with_s3(&config.recording.s3)
+            .map_err(EngineError::RecordingS3)?;
+    }
     let recording = RecordingSetup {
-        recordings: Recordings::new(config.recordings_dir()),
+        recordings,
         config: config.recording.clone(),
     };
     let registry = Registry::load(
@@ -279,6 +287,23 @@ async fn recording_sweep(registry: Arc<Registry>, config: RecordConfig) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "recording retention sweep failed"),
             Err(e) => tracing::warn!(error = %e, "recording retention sweep panicked"),
+        }
+        // The same policy on the S3 side, when configured.
+        let busy = |id: &str| {
+            registry
+                .get(id)
+                .is_some_and(|e| e.recorder.as_ref().is_some_and(|r| r.is_recording()))
+        };
+        let remote = registry
+            .recordings()
+            .sweep_remote(SystemTime::now(), retention, max_bytes, &busy)
+            .await;
+        match remote {
+            Ok(swept) if !swept.streams.is_empty() => {
+                tracing::info!(streams = ?swept.streams, bytes = swept.bytes, "recording retention sweep (S3)")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "recording retention sweep of S3 failed"),
         }
     }
 }

@@ -120,7 +120,7 @@ impl Registry {
         let recorder = self.recording.config.enabled.then(|| {
             record::spawn(
                 &bus,
-                self.recording.recordings.root().to_owned(),
+                &self.recording.recordings,
                 self.recording.config.clone(),
             )
         });

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod clients;
 pub mod hls;
 pub mod services;
+pub mod vod;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

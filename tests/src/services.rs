@@ -224,3 +224,177 @@ impl Drop for Postgres {
         kill(&mut self.child);
     }
 }
+
+/// An S3-compatible server: `moto` (Python, `moto[server]`) on 127.0.0.1, in-memory, killed on
+/// drop. It is set up with one bucket and one IAM user whose key may do `s3:*`; from then on it
+/// checks every request's SigV4 signature (a wrong secret gets `SignatureDoesNotMatch`).
+pub struct S3 {
+    child: Child,
+    pub port: u16,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(xml[start..end].to_owned())
+}
+
+impl S3 {
+    pub async fn start(bucket: &str) -> anyhow::Result<Self> {
+        require_tool("python3")?;
+        let ok = Command::new("python3")
+            .args(["-c", "import moto.server"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            bail!("moto is not installed: python3 -m pip install 'moto[server]==5.2.1' (scripts/deps.sh test)");
+        }
+        let port = crate::free_port();
+        let mut child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning moto")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/moto-api/")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                kill(&mut child);
+                bail!("moto did not start on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Set-up while authentication is still off: an IAM user, its key, a policy, the bucket.
+        let iam = |params: Vec<(&str, &str)>| {
+            http.post(format!("{base}/"))
+                .header(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=setup/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+                )
+                .form(&params)
+                .send()
+        };
+        let version = ("Version", "2010-05-08");
+        iam(vec![
+            ("Action", "CreateUser"),
+            ("UserName", "recorder"),
+            version,
+        ])
+        .await?
+        .error_for_status()?;
+        let key = iam(vec![
+            ("Action", "CreateAccessKey"),
+            ("UserName", "recorder"),
+            version,
+        ])
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        iam(vec![
+            ("Action", "PutUserPolicy"),
+            ("UserName", "recorder"),
+            ("PolicyName", "s3"),
+            ("PolicyDocument", policy),
+            version,
+        ])
+        .await?
+        .error_for_status()?;
+        http.put(format!("{base}/{bucket}"))
+            .send()
+            .await?
+            .error_for_status()?;
+        // From now on every request must be signed by a known key.
+        http.post(format!("{base}/moto-api/reset-auth"))
+            .header("content-type", "text/plain")
+            .body("0")
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(Self {
+            child,
+            port,
+            bucket: bucket.to_owned(),
+            access_key_id: xml_text(&key, "AccessKeyId").context("no AccessKeyId")?,
+            secret_access_key: xml_text(&key, "SecretAccessKey").context("no SecretAccessKey")?,
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `SHOWROOM_RECORDING__S3__*` for an engine recording to this bucket (path style).
+    pub fn engine_env(&self, secret: &str, keep_local: bool) -> Vec<(String, String)> {
+        [
+            ("ENDPOINT", self.endpoint()),
+            ("BUCKET", self.bucket.clone()),
+            ("REGION", "us-east-1".to_owned()),
+            ("ACCESS_KEY_ID", self.access_key_id.clone()),
+            ("SECRET_ACCESS_KEY", secret.to_owned()),
+            ("PATH_STYLE", "true".to_owned()),
+            ("KEEP_LOCAL", keep_local.to_string()),
+            // No `/` in the prefix: moto checks the signature of a `/` in a list query
+            // unencoded (boto3 is refused too); see docs/recording.md.
+            ("PREFIX", "rec-".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("SHOWROOM_RECORDING__S3__{k}"), v))
+        .collect()
+    }
+
+    /// Every key under `prefix`, listed by another client (boto3, which moto depends on); a
+    /// trailing `/` is filtered here, not asked (see above).
+    pub fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let script = "import boto3,sys\n\
+             s=boto3.client('s3',endpoint_url=sys.argv[1],aws_access_key_id=sys.argv[2],\
+             aws_secret_access_key=sys.argv[3],region_name='us-east-1')\n\
+             for page in s.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[4],Prefix=sys.argv[5].rstrip('/')):\n\
+             \x20   for o in page.get('Contents',[]):\n\
+             \x20       if o['Key'].startswith(sys.argv[5]): print(o['Key'])\n";
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .args([
+                &self.endpoint(),
+                &self.access_key_id,
+                &self.secret_access_key,
+                &self.bucket,
+                prefix,
+            ])
+            .output()
+            .context("python3 boto3")?;
+        if !out.status.success() {
+            bail!("boto3 list: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+    }
+}

@@ -9,41 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use reqwest::Method;
 use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
+use showroom_tests::vod::{
+    count_frames, decodes_cleanly, duration_of, extinf_sum, get_bytes, publish_to_the_end, wait_vod,
+};
 use showroom_tests::Engine;
-
-fn extinf_sum(playlist: &str) -> f64 {
-    playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .filter_map(|v| v.trim_end_matches(',').parse::<f64>().ok())
-        .sum()
-}
-
-async fn get_bytes(engine: &Engine, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    let r = engine.http.get(engine.url(path)).send().await?;
-    Ok((r.status().as_u16(), r.bytes().await?.to_vec()))
-}
 
 fn is_jpeg(b: &[u8]) -> bool {
     b.len() > 100 && b.starts_with(&[0xFF, 0xD8]) && b.ends_with(&[0xFF, 0xD9])
-}
-
-/// Waits until the stream is not live and its replay playlist is complete (ENDLIST).
-async fn wait_vod(engine: &Engine, id: &str) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = get_bytes(engine, &format!("/vod/{id}/index.m3u8")).await?;
-        let text = String::from_utf8_lossy(&body).into_owned();
-        if status == 200 && text.contains("#EXT-X-ENDLIST") {
-            return Ok(text);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "no complete VOD playlist ({status}):\n{text}\n{}",
-            engine.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test]
@@ -92,22 +64,9 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
         .await?;
 
     // The publisher comes back for 6 s of media and ends cleanly.
-    let mut second = ffmpeg_publish(
-        &engine.rtmp_url(key),
-        &FfmpegPublish {
-            seconds: Some(6),
-            ..Default::default()
-        },
-    );
-    engine
-        .wait_stream(&id, Duration::from_secs(15), |s| s["state"] == "live")
-        .await?;
-    ensure!(second.wait_success(), "second ffmpeg failed");
-    engine
-        .wait_stream(&id, Duration::from_secs(20), |s| s["state"] != "live")
-        .await?;
+    publish_to_the_end(&engine, &id, key, 6).await?;
 
-    let playlist = wait_vod(&engine, &id).await?;
+    let playlist = wait_vod(&engine, &id, Duration::from_secs(30)).await?;
     ensure!(playlist.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{playlist}");
     ensure!(
         playlist.matches("#EXT-X-MAP:").count() == 2,
@@ -128,52 +87,13 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
 
     // ffmpeg reads the replay over HTTP and decodes every frame of both sessions.
     let url = engine.url(&format!("/vod/{id}/index.m3u8"));
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames,codec_name",
-            "-of",
-            "csv=p=0",
-            &url,
-        ])
-        .output()
-        .context("ffprobe")?;
-    // The HLS demuxer lists the stream under its program too: the first line is enough.
-    let probe = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    ensure!(
-        out.status.success(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: f64 = probe
-        .split(',')
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("ffprobe said {probe}"))?;
-    ensure!(probe.starts_with("h264"), "{probe}");
+    let (codec, frames) = count_frames(&url)?;
+    ensure!(codec == "h264", "{codec}");
     ensure!(
         (frames / 30.0 - recorded).abs() < 1.0,
         "{frames} frames at 30 fps for {recorded:.2} s recorded"
     );
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-xerror", "-i", &url, "-f", "null", "-"])
-        .output()
-        .context("ffmpeg")?;
-    let errors = String::from_utf8_lossy(&out.stderr);
-    ensure!(
-        out.status.success() && errors.trim().is_empty(),
-        "decoding the replay failed:\n{errors}"
-    );
+    decodes_cleanly(&url)?;
 
     // The MP4 download: one progressive file (moov first, no fragments) of the same length.
     let (status, mp4) = get_bytes(&engine, &format!("/vod/{id}/download.mp4")).await?;
@@ -195,21 +115,7 @@ async fn a_recording_survives_a_reconnect_and_replays_whole() -> anyhow::Result<
     );
     let file = engine.data_dir.path().join("download-check.mp4");
     std::fs::write(&file, &mp4)?;
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&file)
-        .output()?;
-    let mp4_secs: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("mp4 duration")?;
+    let mp4_secs = duration_of(&file)?;
     ensure!(
         (mp4_secs - recorded).abs() < 0.5,
         "download lasts {mp4_secs:.2} s, replay {recorded:.2} s"

@@ -8,6 +8,7 @@
 //! - `GET /vod/{id}/thumbs.vtt` (+ `/vod/{id}/{session}/thumbs/{ms}.jpg`): the scrubber's
 //!   thumbnail track. `GET /thumbs/{id}/latest.jpg`: the newest poster while live.
 //!
+//! With `[recording.s3]`, a file that is not on the local disk is streamed from the bucket.
 //! Unknown stream, no recording, or a file name that is not ours: 404.
 
 use axum::extract::{Path, State};
@@ -15,7 +16,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use showroom_pipelines::record::{MediaFile, RecordError};
+use showroom_pipelines::record::{MediaFile, Opened, RecordError};
 use tower_http::services::ServeFile;
 
 use super::AppState;
@@ -84,7 +85,7 @@ async fn serve_media(state: &AppState, id: &str, session: &str, file: &str) -> R
         return not_found(id, "unknown stream");
     }
     match state.registry.recordings().media(id, session, file) {
-        Ok(f) => send_file(id, f, "public, max-age=86400").await,
+        Ok(f) => send_file(state, id, f, "public, max-age=86400").await,
         Err(e) => refused(id, file, e),
     }
 }
@@ -96,6 +97,7 @@ async fn latest(State(state): State<AppState>, Path(id): Path<String>) -> Respon
     match state.registry.recordings().latest_thumbnail(&id) {
         Ok(path) => {
             send_file(
+                &state,
                 &id,
                 MediaFile {
                     path,
@@ -141,8 +143,26 @@ async fn download(
     }
 }
 
-async fn send_file(id: &str, f: MediaFile, cache: &'static str) -> Response {
-    match tokio::fs::read(&f.path).await {
+/// A recording file from the local disk, or streamed from S3 as it arrives when it is only
+/// there (`[recording.s3]`).
+async fn send_file(state: &AppState, id: &str, f: MediaFile, cache: &'static str) -> Response {
+    let path = match state.registry.recordings().open(&f).await {
+        Ok(Opened::Local(path)) => path,
+        Ok(Opened::Remote(object)) => {
+            let mut r = body(
+                axum::body::Body::from_stream(object.chunks),
+                f.content_type,
+                cache,
+            );
+            if let Some(len) = object.len {
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            return r;
+        }
+        Err(e) => return refused(id, "file", e),
+    };
+    match tokio::fs::read(&path).await {
         Ok(bytes) => body(bytes, f.content_type, cache),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => not_found(id, "no such file"),
         Err(e) => refused(id, "file", RecordError::Io(e)),

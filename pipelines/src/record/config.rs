@@ -25,6 +25,66 @@ pub struct RecordConfig {
     pub thumbnail_width: u32,
     /// Capacity of the recorder's queue on the stream's media bus, in units. Default 2048.
     pub queue_units: usize,
+    /// S3-compatible object storage for the recordings (off while `bucket` is empty).
+    pub s3: S3Config,
+}
+
+/// `[recording.s3]`: where finished recording files are uploaded, and read back from when they
+/// are not on the local disk (docs/recording.md, "S3").
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// `http(s)://host[:port]` of the S3 API; empty = AWS (`https://s3.<region>.amazonaws.com`).
+    pub endpoint: String,
+    /// Bucket name; empty = recordings stay on the local disk only. Default empty.
+    pub bucket: String,
+    /// Signing region. Default "us-east-1".
+    pub region: String,
+    pub access_key_id: String,
+    /// Also from `SHOWROOM_RECORDING__S3__SECRET_ACCESS_KEY`. Never logged.
+    pub secret_access_key: String,
+    /// Key prefix of every object ("recordings/" → `recordings/<stream id>/...`).
+    pub prefix: String,
+    /// `endpoint/bucket/key` (MinIO, most self-hosted servers) instead of `bucket.endpoint/key`.
+    pub path_style: bool,
+    /// Keep the local copy of each file after it is uploaded. Default false.
+    pub keep_local: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            prefix: "recordings/".into(),
+            path_style: false,
+            keep_local: false,
+        }
+    }
+}
+
+impl S3Config {
+    pub fn enabled(&self) -> bool {
+        !self.bucket.is_empty()
+    }
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("path_style", &self.path_style)
+            .field("keep_local", &self.keep_local)
+            .finish()
+    }
 }
 
 impl Default for RecordConfig {
@@ -38,6 +98,7 @@ impl Default for RecordConfig {
             thumbnail_interval_s: 5,
             thumbnail_width: 320,
             queue_units: 2048,
+            s3: S3Config::default(),
         }
     }
 }

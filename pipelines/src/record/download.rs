@@ -2,62 +2,86 @@
 //! each session's `init.mp4` + segments are joined into one fragmented file, then
 //! `splitmuxsrc` (sessions back to back on one timeline) `→ h264parse/aacparse → mp4mux
 //! (faststart) → filesink`. Runs once per recording; the result is cached as `download.mp4`
-//! until the index changes.
+//! (on the local disk, also when the segments are in S3) until the index changes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gst::prelude::*;
+use tokio::io::AsyncWriteExt;
 
 use super::error::RecordError;
 use super::index::Segment;
+use super::store::Recordings;
 
 /// Longest a remux may take.
 const REMUX_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Joins each session into `work/<n>.mp4` (init + its segments, in order).
-fn join_sessions(dir: &Path, segments: &[Segment], work: &Path) -> Result<usize, RecordError> {
-    std::fs::create_dir_all(work)?;
+/// Joins each session into `work/<n>.mp4` (init + its segments, in order), reading each file
+/// from the local disk or, when it is only there, from S3.
+async fn join_sessions(
+    recordings: &Recordings,
+    dir: &Path,
+    segments: &[Segment],
+    work: &Path,
+) -> Result<usize, RecordError> {
+    tokio::fs::create_dir_all(work).await?;
     let mut n = 0;
-    let mut current: Option<(&str, std::io::BufWriter<std::fs::File>)> = None;
+    let mut current: Option<(&str, tokio::io::BufWriter<tokio::fs::File>)> = None;
+    let read = |path: PathBuf| async move {
+        recordings
+            .read_file(&path)
+            .await?
+            .ok_or_else(|| RecordError::Gst(format!("{} is missing", path.display())))
+    };
     for s in segments {
         if current.as_ref().map(|c| c.0) != Some(s.session.as_str()) {
             if let Some((_, mut f)) = current.take() {
-                f.flush()?;
+                f.flush().await?;
             }
             n += 1;
-            let mut f =
-                std::io::BufWriter::new(std::fs::File::create(work.join(format!("{n:05}.mp4")))?);
-            f.write_all(&std::fs::read(dir.join(&s.session).join("init.mp4"))?)?;
+            let mut f = tokio::io::BufWriter::new(
+                tokio::fs::File::create(work.join(format!("{n:05}.mp4"))).await?,
+            );
+            f.write_all(&read(dir.join(&s.session).join("init.mp4")).await?)
+                .await?;
             current = Some((&s.session, f));
         }
         if let Some((_, f)) = current.as_mut() {
-            f.write_all(&std::fs::read(dir.join(&s.session).join(s.file_name()))?)?;
+            f.write_all(&read(dir.join(&s.session).join(s.file_name())).await?)
+                .await?;
         }
     }
     if let Some((_, mut f)) = current.take() {
-        f.flush()?;
+        f.flush().await?;
     }
     Ok(n)
 }
 
-/// Builds `out` from the recording in `dir` (blocking file I/O; the remux runs on GStreamer
-/// threads and is awaited).
-pub async fn remux(dir: &Path, segments: &[Segment], out: &Path) -> Result<(), RecordError> {
+/// Builds `out` from the recording in `dir` whose index text is `index` (the remux runs on
+/// GStreamer threads and is awaited). `download.index` records which index it was built from.
+pub async fn remux(
+    recordings: &Recordings,
+    dir: &Path,
+    segments: &[Segment],
+    index: &str,
+    out: &Path,
+) -> Result<(), RecordError> {
     crate::gst_init::init().map_err(|e| RecordError::Gst(e.to_string()))?;
     let work = dir.join("download.work");
-    let _ = std::fs::remove_dir_all(&work);
-    let (dir2, segs, work2) = (dir.to_owned(), segments.to_vec(), work.clone());
-    tokio::task::spawn_blocking(move || join_sessions(&dir2, &segs, &work2))
-        .await
-        .map_err(|e| RecordError::Gst(e.to_string()))??;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    let joined = join_sessions(recordings, dir, segments, &work).await;
+    if let Err(e) = joined {
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        return Err(e);
+    }
     let tmp = out.with_extension("mp4.tmp");
     let result = run_graph(&work, &tmp).await;
     let _ = std::fs::remove_dir_all(&work);
     match result {
         Ok(()) => {
             std::fs::rename(&tmp, out)?;
+            std::fs::write(dir.join("download.index"), index)?;
             Ok(())
         }
         Err(e) => {
@@ -132,12 +156,9 @@ async fn run_graph(work: &Path, out: &Path) -> Result<(), RecordError> {
     }
 }
 
-/// `<stream dir>/download.mp4`, when it is newer than the index.
-pub fn cached(dir: &Path) -> Option<PathBuf> {
+/// `<stream dir>/download.mp4`, when it was built from this very index.
+pub fn cached(dir: &Path, index: &str) -> Option<PathBuf> {
     let out = dir.join("download.mp4");
-    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok()?;
-    let index = std::fs::metadata(dir.join("index.tsv"))
-        .and_then(|m| m.modified())
-        .ok()?;
-    (built >= index).then_some(out)
+    let built_from = std::fs::read_to_string(dir.join("download.index")).ok()?;
+    (built_from == index && out.exists()).then_some(out)
 }

@@ -12,6 +12,8 @@ pub enum RecordError {
     NoTracks,
     #[error("GStreamer: {0}")]
     Gst(String),
+    #[error(transparent)]
+    S3(#[from] super::s3::S3Error),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -4,6 +4,9 @@
 //! and only then is its line appended to `index.tsv` (and the index fsync'd). A crash loses at
 //! most the segment being written; the index never names a file that is not complete on disk.
 //! The init segment is written the same way before the session's first index line.
+//!
+//! With S3 configured, each file is handed to the [`Uploader`] once complete (a segment before
+//! the index that names it): only a path is queued, the write path never waits for the network.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::index::{segment_file, Segment};
+use super::s3::Uploader;
 use crate::stream::ClockAnchor;
 
 /// The files of one recorded publish session.
@@ -21,6 +25,7 @@ pub struct SessionFiles {
     anchor: ClockAnchor,
     next_seq: u64,
     init_written: bool,
+    upload: Option<Uploader>,
 }
 
 /// Unix ms of a wall-clock time (0 before 1970).
@@ -32,7 +37,11 @@ pub fn unix_ms(t: std::time::SystemTime) -> u64 {
 
 impl SessionFiles {
     /// Creates `<stream_dir>/<session>/` where `session` is the anchor's Unix ms.
-    pub fn create(stream_dir: &Path, anchor: ClockAnchor) -> io::Result<Self> {
+    pub fn create(
+        stream_dir: &Path,
+        anchor: ClockAnchor,
+        upload: Option<Uploader>,
+    ) -> io::Result<Self> {
         let mut ms = unix_ms(anchor.wall);
         // Two sessions anchored in the same millisecond (never in practice): keep both.
         while stream_dir.join(ms.to_string()).exists() {
@@ -48,6 +57,7 @@ impl SessionFiles {
             anchor,
             next_seq: 1,
             init_written: false,
+            upload,
         })
     }
 
@@ -60,8 +70,12 @@ impl SessionFiles {
     }
 
     pub fn write_init(&mut self, bytes: &[u8]) -> io::Result<()> {
-        write_durable(&self.dir.join("init.mp4"), bytes)?;
+        let path = self.dir.join("init.mp4");
+        write_durable(&path, bytes)?;
         self.init_written = true;
+        if let Some(u) = &self.upload {
+            u.finished(&path);
+        }
         Ok(())
     }
 
@@ -76,7 +90,8 @@ impl SessionFiles {
             return Err(io::Error::other("segment before the init segment"));
         }
         let seq = self.next_seq;
-        write_durable(&self.dir.join(segment_file(seq)), bytes)?;
+        let path = self.dir.join(segment_file(seq));
+        write_durable(&path, bytes)?;
         let seg = Segment {
             session: self.session.clone(),
             seq,
@@ -92,6 +107,10 @@ impl SessionFiles {
         index.write_all(seg.line().as_bytes())?;
         index.sync_data()?;
         self.next_seq += 1;
+        if let Some(u) = &self.upload {
+            u.finished(&path);
+            u.updated(&self.index);
+        }
         Ok(seg)
     }
 }

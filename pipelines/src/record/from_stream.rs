@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::config::RecordConfig;
 use super::files::SessionFiles;
 use super::muxer::Muxer;
+use super::s3::Uploader;
+use super::store::Recordings;
 use super::thumbs::Thumbnailer;
 use crate::stream::{Event, Reader, Session, Stream};
 use crate::unit::{Codec, TrackKind};
@@ -34,11 +36,12 @@ impl Recorder {
     }
 }
 
-/// Starts recording `stream` into `<root>/<stream id>/` (needs a tokio runtime).
-pub fn spawn(stream: &Stream, root: PathBuf, config: RecordConfig) -> Arc<Recorder> {
+/// Starts recording `stream` into `<root>/<stream id>/` of `recordings` (and its S3 bucket,
+/// when it has one). Needs a tokio runtime.
+pub fn spawn(stream: &Stream, recordings: &Recordings, config: RecordConfig) -> Arc<Recorder> {
     let reader = stream.subscribe("recorder", config.queue_units);
     let recorder = Arc::new(Recorder {
-        dir: root.join(stream.id()),
+        dir: recordings.root().join(stream.id()),
         recording: AtomicBool::new(false),
     });
     tokio::spawn(run(
@@ -46,6 +49,7 @@ pub fn spawn(stream: &Stream, root: PathBuf, config: RecordConfig) -> Arc<Record
         Arc::clone(&recorder),
         stream.id().to_owned(),
         config,
+        recordings.clone(),
     ));
     recorder
 }
@@ -57,15 +61,25 @@ struct Live {
     thumbs: Option<Thumbnailer>,
 }
 
-async fn run(mut reader: Reader, recorder: Arc<Recorder>, id: String, config: RecordConfig) {
+async fn run(
+    mut reader: Reader,
+    recorder: Arc<Recorder>,
+    id: String,
+    config: RecordConfig,
+    recordings: Recordings,
+) {
+    let upload = recordings.uploader().cloned();
     let mut live: Option<Live> = None;
     while let Some(event) = reader.recv().await {
         match event {
             Event::Start(session) => {
                 if let Some(old) = live.take() {
-                    finish(old, &id).await;
+                    finish(old, &id, upload.as_ref()).await;
                 }
-                live = start(&recorder, &id, &session, &config);
+                if let Err(e) = recordings.restore_index(&id).await {
+                    tracing::warn!(stream = %id, error = %e, "recording: index not restored from S3; this session's index starts afresh");
+                }
+                live = start(&recorder, &id, &session, &config, upload.clone());
                 recorder.recording.store(live.is_some(), Ordering::Relaxed);
             }
             Event::Unit(unit) => {
@@ -81,7 +95,7 @@ async fn run(mut reader: Reader, recorder: Arc<Recorder>, id: String, config: Re
             Event::End { epoch } => {
                 if live.as_ref().is_some_and(|l| l.epoch == epoch) {
                     if let Some(old) = live.take() {
-                        finish(old, &id).await;
+                        finish(old, &id, upload.as_ref()).await;
                     }
                     recorder.recording.store(false, Ordering::Relaxed);
                 }
@@ -89,18 +103,24 @@ async fn run(mut reader: Reader, recorder: Arc<Recorder>, id: String, config: Re
         }
     }
     if let Some(old) = live.take() {
-        finish(old, &id).await;
+        finish(old, &id, upload.as_ref()).await;
     }
     recorder.recording.store(false, Ordering::Relaxed);
     tracing::debug!(stream = %id, "recorder ended");
 }
 
-fn start(recorder: &Recorder, id: &str, session: &Session, config: &RecordConfig) -> Option<Live> {
+fn start(
+    recorder: &Recorder,
+    id: &str,
+    session: &Session,
+    config: &RecordConfig,
+    upload: Option<Uploader>,
+) -> Option<Live> {
     if let Err(e) = crate::gst_init::init() {
         tracing::error!(stream = id, error = %e, "recording: GStreamer unavailable");
         return None;
     }
-    let files = match SessionFiles::create(&recorder.dir, session.anchor) {
+    let files = match SessionFiles::create(&recorder.dir, session.anchor, upload) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(stream = id, dir = %recorder.dir.display(), error = %e, "recording: cannot create the session directory, session not recorded");
@@ -145,7 +165,7 @@ fn start(recorder: &Recorder, id: &str, session: &Session, config: &RecordConfig
     })
 }
 
-async fn finish(live: Live, id: &str) {
+async fn finish(live: Live, id: &str, upload: Option<&Uploader>) {
     if let Some(t) = live.thumbs {
         t.finish(FLUSH_TIMEOUT).await;
         let thumbs = super::store::thumbs_of(&live.dir.join("thumbs")).await;
@@ -159,4 +179,25 @@ async fn finish(live: Live, id: &str) {
     let session = live.muxer.session();
     let segments = live.muxer.finish(FLUSH_TIMEOUT).await;
     tracing::info!(stream = id, epoch = live.epoch, session = %session, segments, "recording: session finished");
+    // The session's images are final now (the sprite sheets were built from the thumbnails).
+    if let Some(u) = upload {
+        for ms in super::store::thumbs_of(&live.dir.join("thumbs")).await {
+            u.finished(&live.dir.join("thumbs").join(format!("{ms}.jpg")));
+        }
+        // The sheets before the table that names them.
+        let mut sheets = Vec::new();
+        if let Ok(mut entries) = tokio::fs::read_dir(&live.dir).await {
+            while let Ok(Some(e)) = entries.next_entry().await {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("sprite-") && name.ends_with(".jpg") {
+                    sheets.push(e.path());
+                }
+            }
+        }
+        sheets.sort();
+        sheets.push(live.dir.join("sprite.tsv"));
+        for path in sheets {
+            u.finished(&path);
+        }
+    }
 }

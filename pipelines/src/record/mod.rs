@@ -12,6 +12,8 @@
 //!   ├▶ muxer: appsrc → h264parse/aacparse → isofmp4mux (A+V) → appsink → files: <seq>.m4s + index.tsv
 //!   └▶ thumbs: one keyframe every N s → avdec_h264 → jpegenc → thumbs/<pts>.jpg + latest.jpg
 //! HTTP ─▶ Recordings::{playlist, media, thumbnails_vtt, delete}; sweep (retention)
+//! [recording.s3]: files ─▶ s3::Uploader (queue, one task, retries) ─▶ PutObject; reads fall
+//!   back to GetObject when a file is not on the local disk (s3::client, SigV4 in s3::sigv4)
 //! ```
 //!
 //! **Time model.** Each segment's PROGRAM-DATE-TIME is `session.anchor.wall_at(pts)` of its
@@ -26,9 +28,10 @@
 //! use showroom_pipelines::record::{self, RecordConfig, Recordings};
 //! use showroom_pipelines::stream::Stream;
 //! let stream = Stream::new("show-1");
-//! let _recorder = record::spawn(&stream, "data/recordings".into(), RecordConfig::default());
+//! let recordings = Recordings::new("data/recordings");
+//! let _recorder = record::spawn(&stream, &recordings, RecordConfig::default());
 //! // ... publish, end ...
-//! let playlist = Recordings::new("data/recordings").playlist("show-1", true).await?;
+//! let playlist = recordings.playlist("show-1", true).await?;
 //! # let _ = playlist; Ok(()) }
 //! ```
 
@@ -39,11 +42,12 @@ pub mod files;
 mod from_stream;
 pub mod index;
 mod muxer;
+pub mod s3;
 pub mod sprite;
 pub mod store;
 mod thumbs;
 
-pub use config::RecordConfig;
+pub use config::{RecordConfig, S3Config};
 pub use error::RecordError;
 pub use from_stream::{spawn, Recorder};
-pub use store::{sweep, MediaFile, Recordings, Swept};
+pub use store::{sweep, MediaFile, Opened, Recordings, Swept};

@@ -7,14 +7,23 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::config::S3Config;
 use super::error::RecordError;
 use super::index::{self, valid_session, Segment};
+use super::s3::{Bucket, ObjectBody, Remote, S3Client, Uploader};
 use super::sprite;
 
-/// The recordings of every stream under one root directory.
+/// The recordings of every stream under one root directory, and in S3 when configured.
 #[derive(Debug, Clone)]
 pub struct Recordings {
     root: PathBuf,
+    remote: Option<Remote>,
+}
+
+/// A recording file to send: on the local disk, or streamed from S3.
+pub enum Opened {
+    Local(PathBuf),
+    Remote(ObjectBody),
 }
 
 /// A file of a recording, with its content type.
@@ -34,7 +43,84 @@ fn valid_id(id: &str) -> bool {
 
 impl Recordings {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            remote: None,
+        }
+    }
+
+    /// Uploads finished files to the bucket of `config` and reads from it what is not on the
+    /// local disk. Starts the uploader and a bucket check that logs a refusal (needs a tokio
+    /// runtime). A malformed endpoint or bucket name is an error.
+    pub fn with_s3(mut self, config: &S3Config) -> Result<Self, RecordError> {
+        let client = S3Client::new(config)?;
+        let bucket = Bucket::new(client, self.root.clone(), &config.prefix);
+        let check = bucket.clone();
+        tokio::spawn(async move {
+            let name = check.client.bucket().to_owned();
+            match tokio::time::timeout(super::s3::CHECK_TIMEOUT, check.client.head_bucket()).await {
+                Ok(Ok(())) => {
+                    tracing::info!(bucket = %name, prefix = check.prefix(), "recording: S3 bucket reachable, finished files are uploaded there")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(bucket = %name, error = %e, "recording: S3 bucket check failed (credentials, bucket or endpoint); recordings stay on the local disk until uploads are accepted")
+                }
+                Err(_) => tracing::error!(bucket = %name, "recording: S3 bucket check timed out"),
+            }
+        });
+        self.remote = Some(Remote::start(bucket, config.keep_local));
+        Ok(self)
+    }
+
+    /// The uploader, when S3 is configured.
+    pub fn uploader(&self) -> Option<&Uploader> {
+        self.remote.as_ref().map(|r| &r.uploader)
+    }
+
+    /// A file's content from the local disk, else from S3; `None` when neither has it.
+    pub async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, RecordError> {
+        match tokio::fs::read(path).await {
+            Ok(b) => return Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        match &self.remote {
+            Some(r) => Ok(r.bucket.read(path).await?.map(|b| b.to_vec())),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens a media file: the local copy, else the S3 object (streamed).
+    pub async fn open(&self, file: &MediaFile) -> Result<Opened, RecordError> {
+        let remote = match &self.remote {
+            Some(r) if !file.path.exists() => r,
+            _ => return Ok(Opened::Local(file.path.clone())),
+        };
+        match remote.bucket.open(&file.path).await? {
+            Some(body) => Ok(Opened::Remote(body)),
+            None => Err(RecordError::NotFound),
+        }
+    }
+
+    /// Before a new session appends to a stream's index that is only in S3 (recorded by
+    /// another engine, or the local disk was wiped), brings the index back to the local disk.
+    pub async fn restore_index(&self, id: &str) -> Result<(), RecordError> {
+        let path = self.stream_dir(id)?.join("index.tsv");
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        if path.exists() {
+            return Ok(());
+        }
+        if let Some(bytes) = remote.bucket.read(&path).await? {
+            tokio::fs::create_dir_all(self.stream_dir(id)?).await?;
+            tokio::fs::write(&path, bytes).await?;
+            tracing::info!(
+                stream = id,
+                "recording: index restored from S3 before a new session"
+            );
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -51,12 +137,13 @@ impl Recordings {
 
     /// Every complete segment of the stream, in recording order.
     pub async fn segments(&self, id: &str) -> Result<Vec<Segment>, RecordError> {
+        Ok(index::parse(&self.index_text(id).await?))
+    }
+
+    async fn index_text(&self, id: &str) -> Result<String, RecordError> {
         let path = self.stream_dir(id)?.join("index.tsv");
-        match tokio::fs::read_to_string(&path).await {
-            Ok(text) => Ok(index::parse(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RecordError::NotFound),
-            Err(e) => Err(e.into()),
-        }
+        let bytes = self.read_file(&path).await?.ok_or(RecordError::NotFound)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The replay playlist (`ended`: VOD with ENDLIST, else EVENT).
@@ -114,12 +201,16 @@ impl Recordings {
         }
         for (session, first_pts, length) in sessions {
             // Sprite sheets when the session's were built, else one image per cue.
-            let tiles = tokio::fs::read_to_string(dir.join(session).join("sprite.tsv"))
-                .await
-                .map(|t| sprite::parse_tiles(&t))
-                .unwrap_or_default();
+            let tiles = match self.read_file(&dir.join(session).join("sprite.tsv")).await {
+                Ok(Some(t)) => sprite::parse_tiles(&String::from_utf8_lossy(&t)),
+                Ok(None) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(stream = id, session, error = %e, "recording: sprite table unreadable");
+                    Vec::new()
+                }
+            };
             let mut images: Vec<(u64, String)> = if tiles.is_empty() {
-                let thumbs = thumbs_of(&dir.join(session).join("thumbs")).await;
+                let thumbs = self.thumbs_of(&dir.join(session).join("thumbs")).await;
                 thumbs
                     .into_iter()
                     .map(|ms| (ms, format!("{session}/thumbs/{ms}.jpg")))
@@ -153,18 +244,19 @@ impl Recordings {
         static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let dir = self.stream_dir(id)?;
         let _one_at_a_time = BUILDING.lock().await;
-        if let Some(path) = super::download::cached(&dir) {
+        let index = self.index_text(id).await?;
+        if let Some(path) = super::download::cached(&dir, &index) {
             return Ok(MediaFile {
                 path,
                 content_type: "video/mp4",
             });
         }
-        let segments = self.segments(id).await?;
+        let segments = index::parse(&index);
         if segments.is_empty() {
             return Err(RecordError::NotFound);
         }
         let out = dir.join("download.mp4");
-        super::download::remux(&dir, &segments, &out).await?;
+        super::download::remux(self, &dir, &segments, &index, &out).await?;
         tracing::info!(
             stream = id,
             segments = segments.len(),
@@ -176,18 +268,98 @@ impl Recordings {
         })
     }
 
-    /// Deletes every recording of the stream. Returns whether there was one.
+    /// Deletes every recording of the stream, on disk and in S3. Returns whether there was one.
     pub async fn delete(&self, id: &str) -> Result<bool, RecordError> {
         let dir = self.stream_dir(id)?;
-        match tokio::fs::remove_dir_all(&dir).await {
+        let local = match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => {
                 tracing::info!(stream = id, dir = %dir.display(), "recording deleted");
-                Ok(true)
+                true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(remote) = &self.remote else {
+            return Ok(local);
+        };
+        remote.uploader.forget(&dir);
+        let objects = remote.bucket.delete_dir(&dir).await?;
+        if objects > 0 {
+            tracing::info!(stream = id, objects, "recording deleted from S3");
+        }
+        Ok(local || objects > 0)
+    }
+
+    /// Thumbnail times in a session's `thumbs/` directory: on disk, else in S3.
+    async fn thumbs_of(&self, dir: &Path) -> Vec<u64> {
+        let local = thumbs_of(dir).await;
+        let Some(remote) = self.remote.as_ref().filter(|_| local.is_empty()) else {
+            return local;
+        };
+        match remote.bucket.names_in(dir).await {
+            Ok(names) => names
+                .iter()
+                .filter_map(|n| n.strip_suffix(".jpg")?.parse().ok())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "recording: thumbnails not listed from S3");
+                Vec::new()
+            }
         }
     }
+
+    /// The retention sweep of the S3 side: the same policy as [`sweep`] on each stream's
+    /// objects, by their newest LastModified and their total size.
+    pub async fn sweep_remote(
+        &self,
+        now: SystemTime,
+        retention: Option<Duration>,
+        max_bytes: u64,
+        busy: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Swept, RecordError> {
+        let mut swept = Swept::default();
+        let Some(remote) = &self.remote else {
+            return Ok(swept);
+        };
+        let all = remote
+            .bucket
+            .streams()
+            .await?
+            .into_iter()
+            .filter(|(_, id, _)| valid_id(id) && !busy(id))
+            .collect();
+        for (id, bytes, expired, over) in expired_or_over(all, now, retention, max_bytes) {
+            let objects = remote.bucket.delete_dir(&self.root.join(&id)).await?;
+            tracing::info!(stream = %id, bytes, objects, expired, over_quota = over, "recording removed from S3 by the retention sweep");
+            swept.bytes += bytes;
+            swept.streams.push(id);
+        }
+        Ok(swept)
+    }
+}
+
+/// Which recordings a sweep removes, oldest first: those last written before
+/// `now - retention`, then the least recently written while the total exceeds `max_bytes`
+/// (0 = no limit). In: (last written, id, bytes). Out: (id, bytes, expired, over quota).
+fn expired_or_over(
+    mut all: Vec<(SystemTime, String, u64)>,
+    now: SystemTime,
+    retention: Option<Duration>,
+    max_bytes: u64,
+) -> Vec<(String, u64, bool, bool)> {
+    all.sort();
+    let mut total: u64 = all.iter().map(|a| a.2).sum();
+    let mut out = Vec::new();
+    for (written, id, bytes) in all {
+        let expired =
+            retention.is_some_and(|r| now.duration_since(written).is_ok_and(|age| age > r));
+        let over = max_bytes > 0 && total > max_bytes;
+        if expired || over {
+            total -= bytes;
+            out.push((id, bytes, expired, over));
+        }
+    }
+    out
 }
 
 pub(super) async fn thumbs_of(dir: &Path) -> Vec<u64> {
@@ -270,8 +442,8 @@ pub fn sweep(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(swept),
         Err(e) => return Err(e),
     };
-    // (last written, id, path, bytes)
-    let mut all: Vec<(SystemTime, String, PathBuf, u64)> = Vec::new();
+    // (last written, id, bytes)
+    let mut all: Vec<(SystemTime, String, u64)> = Vec::new();
     for e in entries.flatten() {
         let Some(id) = e.file_name().to_str().map(str::to_owned) else {
             continue;
@@ -285,20 +457,11 @@ pub fn sweep(
             .and_then(|m| m.modified())
             .unwrap_or(now);
         let bytes = size_of(&path);
-        all.push((written, id, path, bytes));
+        all.push((written, id, bytes));
     }
-    all.sort();
-    let mut total: u64 = all.iter().map(|a| a.3).sum();
-    for (written, id, path, bytes) in all {
-        let expired =
-            retention.is_some_and(|r| now.duration_since(written).is_ok_and(|age| age > r));
-        let over = max_bytes > 0 && total > max_bytes;
-        if !expired && !over {
-            continue;
-        }
-        std::fs::remove_dir_all(&path)?;
+    for (id, bytes, expired, over) in expired_or_over(all, now, retention, max_bytes) {
+        std::fs::remove_dir_all(root.join(&id))?;
         tracing::info!(stream = %id, bytes, expired, over_quota = over, "recording removed by the retention sweep");
-        total -= bytes;
         swept.bytes += bytes;
         swept.streams.push(id);
     }

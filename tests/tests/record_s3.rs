@@ -1,0 +1,225 @@
+//! Recordings in S3-compatible storage, with real clients: ffmpeg publishes over RTMP, drops and
+//! reconnects; every finished file goes to a real S3 server (moto, checking SigV4 signatures)
+//! and the local copies are deleted (`keep_local = false`); ffmpeg replays the VOD served from
+//! the bucket, from this engine and from a second engine with an empty data dir on the same
+//! PostgreSQL; deleting the stream deletes every object; a wrong secret is refused, logged, and
+//! the engine stays up with the recording kept on its disk.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use reqwest::Method;
+use showroom_tests::clients::{ffmpeg_publish, FfmpegPublish};
+use showroom_tests::services::{Postgres, S3};
+use showroom_tests::vod::{
+    count_frames, decodes_cleanly, duration_of, extinf_sum, get_bytes, publish_to_the_end, wait_vod,
+};
+use showroom_tests::Engine;
+
+/// How long a replay may take to be complete once the publisher is gone.
+const VOD_WAIT: Duration = Duration::from_secs(40);
+
+/// Files of kind `ext` under `dir`, recursively.
+fn local_files(dir: &Path, ext: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(local_files(&p, ext));
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+/// The replay at `url` decodes whole (H.264): its frame count.
+fn decode(url: &str) -> anyhow::Result<f64> {
+    let (codec, frames) = count_frames(url)?;
+    ensure!(codec == "h264", "{url}: {codec}");
+    decodes_cleanly(url)?;
+    Ok(frames)
+}
+
+#[tokio::test]
+async fn recordings_go_to_s3_and_replay_from_there_on_any_engine() -> anyhow::Result<()> {
+    let s3 = S3::start("showroom-rec").await?;
+    let pg = Postgres::start()?;
+    let mut env: Vec<(String, String)> = s3.engine_env(&s3.secret_access_key, false);
+    env.push(("SHOWROOM_DATABASE__URL".into(), pg.url()));
+    env.push((
+        "SHOWROOM_RECORDING__THUMBNAIL_INTERVAL_S".into(),
+        "1".into(),
+    ));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let engine = Engine::start_with(&env_ref).await?;
+    let s = engine.create_stream("recorded to s3").await?;
+    let (id, key) = (
+        s["id"].as_str().context("id")?.to_owned(),
+        s["stream_key"].as_str().context("key")?.to_owned(),
+    );
+
+    // First publisher: ~6 s, then it vanishes; the second publishes 5 s and ends cleanly.
+    let mut first = ffmpeg_publish(&engine.rtmp_url(&key), &FfmpegPublish::default());
+    engine
+        .wait_stream(&id, Duration::from_secs(15), |s| s["state"] == "live")
+        .await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    first.kill();
+    engine
+        .wait_stream(&id, Duration::from_secs(20), |s| s["state"] != "live")
+        .await?;
+    publish_to_the_end(&engine, &id, &key, 5).await?;
+    let playlist = wait_vod(&engine, &id, VOD_WAIT).await?;
+    ensure!(
+        playlist.matches("#EXT-X-MAP:").count() == 2
+            && playlist.matches("#EXT-X-DISCONTINUITY").count() == 1,
+        "two sessions, one discontinuity:\n{playlist}"
+    );
+    let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".m4s")).collect();
+    let recorded = extinf_sum(&playlist);
+    ensure!(
+        recorded > 7.0 && recorded < 13.0,
+        "recorded {recorded:.2} s of ~6 + 5 s:\n{playlist}"
+    );
+
+    // Every file reaches the bucket, and the local copies go (the index stays).
+    let prefix = format!("rec-{id}/");
+    let local = engine.data_dir.path().join("recordings").join(&id);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let keys = loop {
+        let keys = s3.list(&prefix)?;
+        let m4s = keys.iter().filter(|k| k.ends_with(".m4s")).count();
+        let inits = keys.iter().filter(|k| k.ends_with("/init.mp4")).count();
+        let sprites = keys.iter().filter(|k| k.ends_with("/sprite.tsv")).count();
+        let left = local_files(&local, "m4s").len() + local_files(&local, "jpg").len()
+            - usize::from(local.join("latest.jpg").exists());
+        if m4s == segments.len() && inits == 2 && sprites == 2 && left == 0 {
+            break keys;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "bucket has {m4s}/{} segments, {inits} inits, {sprites} sprite tables; {left} local files left:\n{keys:#?}\n{}",
+            segments.len(),
+            engine.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    ensure!(keys.contains(&format!("{prefix}index.tsv")), "{keys:#?}");
+    ensure!(
+        keys.iter()
+            .any(|k| k.contains("/thumbs/") && k.ends_with(".jpg"))
+            && keys
+                .iter()
+                .any(|k| k.contains("/sprite-") && k.ends_with(".jpg")),
+        "{keys:#?}"
+    );
+    ensure!(local.join("index.tsv").exists(), "the index stays local");
+
+    // The replay, now served from the bucket, decodes whole with the right length.
+    let frames = decode(&engine.url(&format!("/vod/{id}/index.m3u8")))?;
+    ensure!(
+        (frames / 30.0 - recorded).abs() < 1.0,
+        "{frames} frames at 30 fps for {recorded:.2} s recorded"
+    );
+
+    // A second engine with an empty data dir, on the same database and bucket, serves it too.
+    let engine2 = Engine::start_with(&env_ref).await?;
+    ensure!(
+        !engine2
+            .data_dir
+            .path()
+            .join("recordings")
+            .join(&id)
+            .exists(),
+        "the second engine's data dir is not empty"
+    );
+    let playlist2 = wait_vod(&engine2, &id, VOD_WAIT).await?;
+    ensure!(playlist2 == playlist, "{playlist2}\nvs\n{playlist}");
+    let frames2 = decode(&engine2.url(&format!("/vod/{id}/index.m3u8")))?;
+    ensure!(frames2 == frames, "{frames2} vs {frames} frames");
+    let (status, mp4) = get_bytes(&engine2, &format!("/vod/{id}/download.mp4")).await?;
+    ensure!(
+        status == 200 && mp4.get(4..8) == Some(b"ftyp"),
+        "download from engine 2: {status}\n{}",
+        engine2.log()
+    );
+    let file = engine2.data_dir.path().join("download-check.mp4");
+    std::fs::write(&file, &mp4)?;
+    let mp4_secs = duration_of(&file)?;
+    ensure!(
+        (mp4_secs - recorded).abs() < 0.5,
+        "download lasts {mp4_secs:.2} s, replay {recorded:.2} s"
+    );
+    let (status, vtt) = get_bytes(&engine2, &format!("/vod/{id}/thumbs.vtt")).await?;
+    let vtt = String::from_utf8(vtt)?;
+    ensure!(
+        status == 200 && vtt.contains(".jpg#xywh="),
+        "{status} {vtt}\n{}",
+        engine2.log()
+    );
+    let sheet = vtt
+        .lines()
+        .find(|l| l.contains(".jpg#"))
+        .and_then(|l| l.split('#').next())
+        .context("no cue")?;
+    let (status, jpg) = get_bytes(&engine2, &format!("/vod/{id}/{sheet}")).await?;
+    ensure!(
+        status == 200 && jpg.starts_with(&[0xFF, 0xD8]) && jpg.ends_with(&[0xFF, 0xD9]),
+        "{sheet}: {status}"
+    );
+
+    // Deleting the stream deletes every object under its prefix.
+    let r = engine
+        .admin(Method::DELETE, &format!("/api/v1/streams/{id}"))
+        .send()
+        .await?;
+    ensure!(r.status() == 204, "delete: {}", r.status());
+    let left = s3.list(&prefix)?;
+    ensure!(left.is_empty(), "objects left after DELETE: {left:#?}");
+    ensure!(!local.exists());
+    let (status, _) = get_bytes(&engine, &format!("/vod/{id}/index.m3u8")).await?;
+    ensure!(status == 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_logged_and_the_recording_stays_local() -> anyhow::Result<()> {
+    let s3 = S3::start("showroom-rec").await?;
+    let env = s3.engine_env("not-the-secret", false);
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut engine = Engine::start_with(&env_ref).await?;
+    let s = engine.create_stream("bad key").await?;
+    let (id, key) = (
+        s["id"].as_str().context("id")?.to_owned(),
+        s["stream_key"].as_str().context("key")?.to_owned(),
+    );
+    publish_to_the_end(&engine, &id, &key, 5).await?;
+    let playlist = wait_vod(&engine, &id, VOD_WAIT).await?;
+    // Refused at start (bucket check) and for the uploads, with S3's reason.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !engine.log().contains("recording upload to S3 refused") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let log = engine.log();
+    ensure!(
+        log.contains("S3 bucket check failed") && log.contains("recording upload to S3 refused"),
+        "{log}"
+    );
+    ensure!(log.contains("SignatureDoesNotMatch"), "{log}");
+    ensure!(s3.list(&format!("rec-{id}"))?.is_empty());
+    // Nothing was lost: the segments are still on disk and the replay plays.
+    let local = engine.data_dir.path().join("recordings").join(&id);
+    let m4s = local_files(&local, "m4s").len();
+    ensure!(
+        m4s == playlist.lines().filter(|l| l.ends_with(".m4s")).count() && m4s > 0,
+        "{m4s} local segments for\n{playlist}"
+    );
+    decode(&engine.url(&format!("/vod/{id}/index.m3u8")))?;
+    ensure!(engine.is_running(), "the engine died:\n{}", engine.log());
+    Ok(())
+}
