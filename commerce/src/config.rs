@@ -29,8 +29,13 @@ pub struct CommerceConfig {
     /// How many past events a reconnecting client can replay; older `since` gets a `resync` frame.
     pub history_len: u64,
     /// Events queued per WebSocket connection; a reader that falls further behind is caught up
-    /// from the event table (it never slows the publisher).
+    /// from the event table, or sent `resync` if it is more than `history_len` behind (it never
+    /// slows the publisher).
     pub send_queue: usize,
+    /// A write to one WebSocket that does not complete within this many ms (the client stopped
+    /// reading: its TCP window and our buffers are full) closes that socket; the client
+    /// reconnects with `since=<last seq>`.
+    pub ws_write_timeout_ms: u64,
     /// Lifetime of issued tokens, seconds.
     pub token_ttl_s: u64,
     /// Longest chat message, characters.
@@ -51,6 +56,7 @@ impl Default for CommerceConfig {
             max_strikes: 0,
             history_len: 10_000,
             send_queue: 1024,
+            ws_write_timeout_ms: 10_000,
             token_ttl_s: 24 * 3600,
             max_chat_chars: 500,
         }

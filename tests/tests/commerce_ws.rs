@@ -580,3 +580,173 @@ async fn max_strikes_closes_a_flooding_socket() {
         "{end:?}"
     );
 }
+
+/// A real WebSocket client with a 4 KiB receive buffer that reads nothing after `hello`.
+async fn stalled_reader(srv: &Server, token: &str) -> Ws {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock
+        .connect(srv.base.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("{}/ws/{S}?token={token}", srv.base.replace("http", "ws"));
+    let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws).await["type"], json!("hello"));
+    ws
+}
+
+impl Server {
+    /// The stream's newest seq.
+    async fn shop_head(&self) -> u64 {
+        let (_, tl) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/streams/{S}/timeline?limit=1"),
+                ADMIN_KEY,
+                None,
+            )
+            .await;
+        tl["head_seq"].as_u64().unwrap()
+    }
+}
+
+/// `n` chat messages of `chars` characters each, by the host; their sequence numbers.
+async fn flood_chat(srv: &Server, n: usize, chars: usize) -> Vec<u64> {
+    let host = host(&srv.shop);
+    let head = srv.shop_head().await;
+    for i in 0..n {
+        let text = format!("{i:05}{}", "x".repeat(chars - 5));
+        ok(&srv.shop, &host, json!({"type":"chat.send","text":text})).await;
+    }
+    (head + 1..=head + n as u64).collect()
+}
+
+/// Every `event` frame until the socket ends or `until` is seen: their seqs, and whether a
+/// `resync` frame came (its `head_seq`).
+async fn drain(ws: &mut Ws, until: u64) -> (Vec<u64>, Option<u64>, bool) {
+    let (mut seqs, mut resync) = (Vec::new(), None);
+    loop {
+        let m = match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(_))) | Ok(None) => return (seqs, resync, true),
+            Err(_) => panic!("no frame in 10 s (got {} events)", seqs.len()),
+        };
+        let Message::Text(t) = m else {
+            if matches!(m, Message::Close(_)) {
+                return (seqs, resync, true);
+            }
+            continue;
+        };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        match v["type"].as_str() {
+            Some("event") => seqs.push(v["seq"].as_u64().unwrap()),
+            Some("resync") => resync = v["head_seq"].as_u64(),
+            _ => {}
+        }
+        if seqs.last() == Some(&until) || resync == Some(until) {
+            return (seqs, resync, false);
+        }
+    }
+}
+
+/// A server on SQLite with a small per-socket queue, the given write deadline and history,
+/// a viewer token, and that viewer's [`stalled_reader`].
+async fn slow_setup(
+    write_timeout_ms: u64,
+    history_len: u64,
+) -> (tempfile::TempDir, Server, String, Ws) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = CommerceConfig {
+        send_queue: 16,
+        ws_write_timeout_ms: write_timeout_ms,
+        history_len,
+        max_chat_chars: 50_000,
+        ..CommerceConfig::default()
+    };
+    let shop = start(
+        sqlite(&dir).await,
+        FakeStreams::with_stream(S, "key-1"),
+        cfg,
+    )
+    .await;
+    let srv = serve(shop).await;
+    let viewer = srv.token("viewer", json!({"name":"slow"})).await;
+    let slow = stalled_reader(&srv, &viewer).await;
+    (dir, srv, viewer, slow)
+}
+
+/// A subscriber that stops reading never holds up the stream: a second subscriber gets every
+/// event at once while the first one's writes wait; after `ws_write_timeout_ms` the server
+/// closes the stalled socket. What the stalled client did receive has no gap, and reconnecting
+/// with `since=<its last seq>` replays the rest from history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_reader_is_closed_and_resumes_from_its_last_seq() {
+    let (_dir, srv, viewer, mut slow) = slow_setup(1_500, 10_000).await;
+    let mut fast = srv.ws(Some(&viewer), None).await;
+    assert_eq!(next(&mut fast).await["type"], json!("hello"));
+    // 200 × 48 KB: more than the stalled socket's TCP window and write buffers hold.
+    let (n, t0) = (200, std::time::Instant::now());
+    let last = srv.shop_head().await + n as u64;
+    let reader = tokio::spawn(async move {
+        let r = drain(&mut fast, last).await;
+        (r, t0.elapsed())
+    });
+    let seqs = flood_chat(&srv, n, 48_000).await;
+    assert_eq!(*seqs.last().unwrap(), last);
+    let ((got, resync, ended), fast_done) = reader.await.unwrap();
+    assert!(!ended && resync.is_none());
+    assert_eq!(
+        got, seqs,
+        "the reading subscriber got every event, in order"
+    );
+    // The stalled socket is closed by the server once its write has waited 1.5 s.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (partial, resync, ended) = drain(&mut slow, last).await;
+    assert!(ended, "the stalled socket was closed");
+    assert!(resync.is_none());
+    assert!(
+        partial.len() < n,
+        "it stalled before the end: {} of {n}",
+        partial.len()
+    );
+    assert_eq!(partial[..], seqs[..partial.len()], "no gap in what it got");
+    assert!(
+        fast_done < Duration::from_secs(30),
+        "fan-out was not held up: {fast_done:?}"
+    );
+    // Resume from the last seq it processed: the rest, from history, then live.
+    let since = partial.last().copied().unwrap_or(seqs[0] - 1);
+    let mut again = srv.ws(Some(&viewer), Some(since)).await;
+    assert_eq!(next(&mut again).await["type"], json!("hello"));
+    let (rest, _, ended) = drain(&mut again, last).await;
+    assert!(!ended);
+    assert_eq!(rest[..], seqs[partial.len()..], "nothing missed");
+}
+
+/// A subscriber that falls behind by more than `history_len` while its socket is slow (but
+/// not stalled past the write deadline) gets a `resync` frame with the head to resume from,
+/// then goes on live; one within the history is replayed from it (no gap either way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_reader_beyond_history_gets_resync() {
+    let (_dir, srv, _viewer, mut slow) = slow_setup(60_000, 40).await;
+    let seqs = flood_chat(&srv, 200, 48_000).await;
+    let last = *seqs.last().unwrap();
+    // Reading again: the buffered events, then `resync` (more than 40 behind), then live.
+    let (got, resync, ended) = drain(&mut slow, last).await;
+    assert!(!ended);
+    let head = resync.expect("a resync frame");
+    assert!(
+        head > *got.last().unwrap_or(&0) + 40,
+        "resync after a gap of more than the history"
+    );
+    assert_eq!(
+        got[..],
+        seqs[..got.len()],
+        "no silent gap before the resync"
+    );
+    let more = flood_chat(&srv, 3, 100).await;
+    let (live, _, _) = drain(&mut slow, *more.last().unwrap()).await;
+    assert_eq!(live.last(), more.last(), "live again after the resync");
+}

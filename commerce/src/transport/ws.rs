@@ -101,7 +101,7 @@ impl Session {
     }
 
     /// Send everything after `self.last` from history (up to the present).
-    async fn replay(&mut self, socket: &mut WebSocket) -> Result<(), CommerceError> {
+    async fn replay(&mut self, socket: &mut Out) -> Result<(), CommerceError> {
         loop {
             let page = self
                 .shop
@@ -113,7 +113,7 @@ impl Session {
                 let d = Delivered::of(&ev);
                 self.last = d.seq;
                 if self.visible(d.to.as_deref()) {
-                    send(socket, d.frame).await?;
+                    socket.send(d.frame).await?;
                 }
             }
             if n < REPLAY_PAGE {
@@ -122,7 +122,31 @@ impl Session {
         }
     }
 
-    async fn live(&mut self, socket: &mut WebSocket, d: Delivered) -> Result<(), CommerceError> {
+    /// The reader fell more than `send_queue` events behind the stream (its socket is slow):
+    /// catch it up from history, or, if it is more than `history_len` behind, send `resync`
+    /// (the client reloads state over REST) and go on live from the head.
+    async fn caught_up(&mut self, socket: &mut Out, skipped: u64) -> Result<(), CommerceError> {
+        let head = self.shop.db.head_seq(&self.stream_id).await?;
+        let behind = head.saturating_sub(self.last);
+        if behind > self.shop.cfg.history_len {
+            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, skipped, behind,
+                last_seq = self.last, "slow websocket reader beyond the kept history; sent resync");
+            socket
+                .send(wire::resync(
+                    head,
+                    "this connection fell behind by more than the kept history",
+                ))
+                .await?;
+            self.last = head;
+            Ok(())
+        } else {
+            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, skipped, behind,
+                last_seq = self.last, "slow websocket reader; replaying from history");
+            self.replay(socket).await
+        }
+    }
+
+    async fn live(&mut self, socket: &mut Out, d: Delivered) -> Result<(), CommerceError> {
         if d.seq <= self.last {
             return Ok(());
         }
@@ -135,10 +159,7 @@ impl Session {
         self.last = d.seq;
         if self.visible(d.to.as_deref()) {
             // Queued, not flushed: the caller flushes once per batch of ready events.
-            socket
-                .feed(Message::Text(d.frame))
-                .await
-                .map_err(|e| CommerceError::Internal(format!("send: {e}")))?;
+            socket.feed(d.frame).await?;
         }
         Ok(())
     }
@@ -147,29 +168,79 @@ impl Session {
 /// Events already waiting are written with one flush (one syscall) per batch.
 const BATCH: usize = 64;
 
-async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> Result<(), CommerceError> {
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|e| CommerceError::Internal(format!("send: {e}")))
+/// The socket, with a deadline on every write (`ws_write_timeout_ms`). A client that stops
+/// reading fills its TCP window, then the kernel's and tungstenite's buffers, and a write waits:
+/// past the deadline the session ends and the socket is dropped; the client reconnects with
+/// `since=<last seq>`. Only this socket's task ever waits: the stream's fan-out is a
+/// `broadcast` that never waits for a reader.
+struct Out {
+    ws: WebSocket,
+    limit: std::time::Duration,
+    stream_id: String,
+    user: String,
+}
+
+impl Out {
+    fn deadline(
+        &self,
+        what: &str,
+        r: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
+    ) -> Result<(), CommerceError> {
+        match r {
+            Ok(r) => r.map_err(|e| CommerceError::Internal(format!("{what}: {e}"))),
+            Err(_) => {
+                tracing::warn!(stream = %self.stream_id, user = %self.user,
+                    timeout_ms = self.limit.as_millis() as u64,
+                    "websocket reader stalled (write did not complete); closing the socket");
+                Err(CommerceError::Internal(format!(
+                    "{what}: stalled for {} ms, client not reading",
+                    self.limit.as_millis()
+                )))
+            }
+        }
+    }
+
+    async fn send(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), CommerceError> {
+        let r = tokio::time::timeout(self.limit, self.ws.send(Message::Text(text.into()))).await;
+        self.deadline("send", r)
+    }
+
+    async fn feed(&mut self, text: Utf8Bytes) -> Result<(), CommerceError> {
+        let r = tokio::time::timeout(self.limit, self.ws.feed(Message::Text(text))).await;
+        self.deadline("send", r)
+    }
+
+    async fn flush(&mut self) -> Result<(), CommerceError> {
+        let r = tokio::time::timeout(self.limit, self.ws.flush()).await;
+        self.deadline("flush", r)
+    }
 }
 
 async fn session(
     shop: Arc<Commerce>,
-    mut socket: WebSocket,
+    socket: WebSocket,
     actor: Actor,
     stream_id: String,
     since: Option<u64>,
 ) -> Result<(), CommerceError> {
+    let mut socket = Out {
+        ws: socket,
+        limit: std::time::Duration::from_millis(shop.cfg.ws_write_timeout_ms.max(1)),
+        stream_id: stream_id.clone(),
+        user: actor.user_id.clone(),
+    };
     let hub = shop.hub(&stream_id).await?;
     let mut rx = hub.tx.subscribe();
     let mut viewers = shop.watch_viewers(&stream_id);
     let head = shop.db.head_seq(&stream_id).await?;
-    send(
-        &mut socket,
-        wire::hello(&stream_id, &actor.user_id, actor.role_on(&stream_id), head),
-    )
-    .await?;
+    socket
+        .send(wire::hello(
+            &stream_id,
+            &actor.user_id,
+            actor.role_on(&stream_id),
+            head,
+        ))
+        .await?;
     let mut s = Session {
         shop: shop.clone(),
         actor,
@@ -178,11 +249,12 @@ async fn session(
     };
     if let Some(since) = since {
         if head.saturating_sub(since) > shop.cfg.history_len {
-            send(
-                &mut socket,
-                wire::resync(head, "requested sequence is older than the kept history"),
-            )
-            .await?;
+            socket
+                .send(wire::resync(
+                    head,
+                    "requested sequence is older than the kept history",
+                ))
+                .await?;
         } else {
             s.last = since.min(head);
             s.replay(&mut socket).await?;
@@ -208,22 +280,19 @@ async fn session(
                             Err(_) => break, // empty, lagged or closed: the next recv() reports it
                         }
                     }
-                    socket.flush().await.map_err(|e| CommerceError::Internal(format!("flush: {e}")))?;
+                    socket.flush().await?;
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(stream = %s.stream_id, user = %s.actor.user_id, skipped = n, "slow websocket reader; replaying from history");
-                    s.replay(&mut socket).await?;
-                }
+                Err(broadcast::error::RecvError::Lagged(n)) => s.caught_up(&mut socket, n).await?,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
-            incoming = socket.recv() => {
+            incoming = socket.ws.recv() => {
                 let Some(msg) = incoming else { return Ok(()) };
                 let msg = msg.map_err(|e| CommerceError::Internal(format!("recv: {e}")))?;
                 let text = match msg {
                     Message::Text(t) => t,
                     Message::Binary(_) => {
                         tracing::info!(stream = %s.stream_id, user = %s.actor.user_id, "refused binary frame");
-                        send(&mut socket, wire::error(&serde_json::Value::Null, "invalid", "binary frames are not supported")).await?;
+                        socket.send(wire::error(&serde_json::Value::Null, "invalid", "binary frames are not supported")).await?;
                         continue;
                     }
                     Message::Close(_) => return Ok(()),
@@ -233,12 +302,12 @@ async fn session(
                     None => strikes = 0,
                     Some((reply, refused)) => {
                         strikes = if refused { strikes + 1 } else { 0 };
-                        send(&mut socket, reply).await?;
+                        socket.send(reply).await?;
                         let max = s.shop.cfg.max_strikes;
                         if max > 0 && strikes >= max {
                             tracing::warn!(stream = %s.stream_id, user = %s.actor.user_id, strikes, "closing flooding websocket");
-                            send(&mut socket, wire::error(&serde_json::Value::Null, "flood", "too many refused frames; closing")).await?;
-                            let _ = socket.send(Message::Close(None)).await;
+                            socket.send(wire::error(&serde_json::Value::Null, "flood", "too many refused frames; closing")).await?;
+                            let _ = tokio::time::timeout(socket.limit, socket.ws.send(Message::Close(None))).await;
                             return Ok(());
                         }
                     }
@@ -246,11 +315,11 @@ async fn session(
             }
             Ok(()) = viewers.changed() => {
                 let v = *viewers.borrow_and_update();
-                send(&mut socket, crate::presence::frame(&s.stream_id, &v)).await?;
+                socket.send(crate::presence::frame(&s.stream_id, &v)).await?;
             }
             reply = res_rx.recv() => {
                 if let Some(r) = reply {
-                    send(&mut socket, r).await?;
+                    socket.send(r).await?;
                 }
             }
         }
