@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# WebRTC fan-out, three forwarders in the same run, fed the same packets, loaded by the same tool:
+# WebRTC fan-out, four forwarders in the same run, fed the same packets, loaded by the same tool:
 #   engine  the engine's webrtc-rs SFU (signaling/examples/webrtc_fanout.rs `server`: RTMP ingest
 #           of one ffmpeg 600 kbit/s publish → RTP egress → Fanout → webrtc-rs peers)
-#   str0m   benches/src/bin/str0m_fanout.rs (str0m 0.24, one socket, one task)
+#   str0m   benches/src/bin/str0m_fanout.rs (str0m 0.24, one socket, one task), each packet's
+#           datagrams to all viewers sent in batches with sendmmsg
+#   str0m1  the same binary with `--send-each`: one sendto per datagram (the unbatched peer)
 #   janus   Janus 1.1 (Debian `janus`), streaming plugin, RTP mountpoint 1
 # The engine server taps its own Fanout and sends every forwarded packet (H.264 + Opus) to the
-# str0m and Janus RTP ports, so all three forward the same packets at the same time.
+# str0m and Janus RTP ports, so all four forward the same packets at the same time.
 #
 #   benches/scripts/webrtc_fanout.sh [RUNS] [N ...]     (default: 3 runs, N = 100 200)
 #
@@ -14,7 +16,11 @@
 # (utime+stime from /proc over the window) and RSS growth. Results: $OUT/results.txt, summary by
 # summarize_webrtc_fanout.py (medians over runs, ratios to the engine).
 #
-# Env: SECS (15, measured window), PAUSE_S (8, between loads), BIN_DIR (default
+# Env: SECS (15, measured window), PAUSE_S (8, between loads), SERVERS (default
+#      "engine str0m str0m1 janus": which to load, in rotating order; SERVER@PROFILE loads SERVER
+#      with viewers that offer only that SRTP profile, e.g. str0m@aes128gcm), PERF=1 (perf record -g each server over the
+#      measured window → $OUT/perf-<server>-n<N>-run<R>.data; use for profiles, not for figures),
+#      WEBRTC_FANOUT_SRTP (the one SRTP profile the viewers offer, see webrtc_fanout.rs), BIN_DIR (default
 #      $CARGO_TARGET_DIR/release or target/release; needs examples/webrtc_fanout and str0m_fanout:
 #      `cargo build --release -p showroom-signaling --example webrtc_fanout` and
 #      `cargo build --release -p showroom-benches --bin str0m_fanout`), OUT.
@@ -57,8 +63,14 @@ wait_log() { # FILE PATTERN SECONDS
   return 1
 }
 
+# UDP datagrams dropped at full receive buffers in this namespace so far (/proc/net/snmp).
+udp_rcvbuf_errors() {
+  awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp
+}
+
 RTMP_PORT=$(free_port); ENGINE_HTTP=$(free_port); STR0M_HTTP=$(free_port); JANUS_HTTP=$(free_port)
 STR0M_V=$(free_port udp); STR0M_A=$(free_port udp); JANUS_V=$(free_port udp); JANUS_A=$(free_port udp)
+STR0M1_HTTP=$(free_port); STR0M1_V=$(free_port udp); STR0M1_A=$(free_port udp)
 
 # --- Janus: only the HTTP transport and the streaming plugin, ICE on lo -------------------------
 J=$WORK/janus
@@ -125,34 +137,46 @@ janus -F "$J" -C "$J/janus.jcfg" -o >"$WORK/janus.log" 2>&1 &
 JANUS_PID=$!; PIDS+=("$JANUS_PID")
 "$STR0M" "$STR0M_HTTP" "$STR0M_V" "$STR0M_A" >"$WORK/str0m.log" 2>&1 &
 STR0M_PID=$!; PIDS+=("$STR0M_PID")
+"$STR0M" "$STR0M1_HTTP" "$STR0M1_V" "$STR0M1_A" --send-each >"$WORK/str0m1.log" 2>&1 &
+STR0M1_PID=$!; PIDS+=("$STR0M1_PID")
 "$FANOUT" server "$RTMP_PORT" "$ENGINE_HTTP" \
   "v=127.0.0.1:$STR0M_V" "a=127.0.0.1:$STR0M_A" "v=127.0.0.1:$JANUS_V" "a=127.0.0.1:$JANUS_A" \
+  "v=127.0.0.1:$STR0M1_V" "a=127.0.0.1:$STR0M1_A" \
   >"$WORK/engine.log" 2>&1 &
 ENGINE_PID=$!; PIDS+=("$ENGINE_PID")
 
 wait_log "$WORK/engine.log" "server ready" 60 || die "engine server did not start: $(tail -5 "$WORK/engine.log")"
 wait_log "$WORK/str0m.log" "str0m_fanout ready" 20 || die "str0m_fanout did not start: $(tail -5 "$WORK/str0m.log")"
+wait_log "$WORK/str0m1.log" "str0m_fanout ready" 20 || die "str0m_fanout --send-each did not start: $(tail -5 "$WORK/str0m1.log")"
 curl -sf -X POST -d '{"janus":"info","transaction":"x"}' "http://127.0.0.1:$JANUS_HTTP/janus" >/dev/null \
   || die "janus did not start: $(tail -5 "$WORK/janus.log")"
-echo "webrtc_fanout: engine pid $ENGINE_PID, str0m pid $STR0M_PID, janus pid $JANUS_PID; results in $OUT" >&2
+echo "webrtc_fanout: engine pid $ENGINE_PID, str0m pid $STR0M_PID, str0m1 pid $STR0M1_PID, janus pid $JANUS_PID; results in $OUT" >&2
 
 declare -A URL=(
   [engine]="http://127.0.0.1:$ENGINE_HTTP/whep/bench"
   [str0m]="http://127.0.0.1:$STR0M_HTTP/whep/bench"
+  [str0m1]="http://127.0.0.1:$STR0M1_HTTP/whep/bench"
   [janus]="janus:http://127.0.0.1:$JANUS_HTTP/janus"
 )
-declare -A PID=([engine]=$ENGINE_PID [str0m]=$STR0M_PID [janus]=$JANUS_PID)
-ORDER=(engine str0m janus)
+declare -A PID=([engine]=$ENGINE_PID [str0m]=$STR0M_PID [str0m1]=$STR0M1_PID [janus]=$JANUS_PID)
+read -r -a ORDER <<<"${SERVERS:-engine str0m str0m1 janus}"
+K=${#ORDER[@]}
 sleep 5
 for run in $(seq 1 "$RUNS"); do
   for n in "${NS[@]}"; do
-    for i in 0 1 2; do
-      who=${ORDER[$(((i + run - 1) % 3))]}
+    for i in $(seq 0 $((K - 1))); do
+      who=${ORDER[$(((i + run - 1) % K))]}
+      # SERVER@PROFILE: the viewers offer only that SRTP profile (WEBRTC_FANOUT_SRTP).
+      srv=${who%@*}; srtp=${WEBRTC_FANOUT_SRTP:-}; [ "$srv" != "$who" ] && srtp=${who#*@}
       sleep "$PAUSE_S"
       load=$(uptime | sed 's/.*load average: //')
-      ifaces=lo; [ "$who" = janus ] && ifaces=lo,bench0
-      line=$(WEBRTC_FANOUT_IFACES=$ifaces "$FANOUT" load "${URL[$who]}" "${PID[$who]}" "$n" "$SECS" 2>>"$WORK/load.log" | tail -1) || line="error"
-      echo "run=$run server=$who n=$n load_avg=\"$load\" $line" | tee -a "$OUT/results.txt"
+      ifaces=lo; [ "$srv" = janus ] && ifaces=lo,bench0
+      perf=; [ -n "${PERF:-}" ] && perf=$OUT/perf-$who-n$n-run$run.data
+      rcvbuf0=$(udp_rcvbuf_errors)
+      line=$(WEBRTC_FANOUT_IFACES=$ifaces WEBRTC_FANOUT_PERF=$perf WEBRTC_FANOUT_SRTP=$srtp "$FANOUT" load "${URL[$srv]}" "${PID[$srv]}" "$n" "$SECS" 2>>"$WORK/load.log" | tail -1) || line="error"
+      # Datagrams the kernel dropped at a full receiver socket (the viewers' or anyone's in this
+      # namespace) during the whole load, joins included: loss the load process caused.
+      echo "run=$run server=$who n=$n load_avg=\"$load\" $line udp_rcvbuf_errors=$(($(udp_rcvbuf_errors) - rcvbuf0))" | tee -a "$OUT/results.txt"
     done
   done
 done

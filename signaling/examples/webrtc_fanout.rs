@@ -15,6 +15,11 @@
 //! (create, attach `janus.plugin.streaming`, `watch` id 1 → offer, answer with `start`) instead
 //! of WHEP. `WEBRTC_FANOUT_SOURCE=none` starts the server without its ffmpeg (it then waits for
 //! an RTMP or WHIP publisher on key `k-bench`; WHIP gathers on 127.0.0.1 only).
+//!
+//! Load options (environment): `WEBRTC_FANOUT_SRTP=aes128gcm|aes256gcm|aes128cm80` offers only
+//! that SRTP profile in the viewers' DTLS handshakes (default: webrtc-rs's list, AEAD-AES-128-GCM
+//! first), so the server's cipher is known; `WEBRTC_FANOUT_PERF=FILE` runs
+//! `perf record -g -p <server-pid> -o FILE` over exactly the measured window.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +33,7 @@ use webrtc::api::interceptor_registry::register_default_interceptors;
 use webrtc::api::media_engine::MediaEngine;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
+use webrtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::interceptor::registry::Registry;
 use webrtc::peer_connection::configuration::RTCConfiguration;
@@ -101,6 +107,9 @@ async fn server(rtmp_port: u16, http_port: u16, taps: &[String]) -> Res<()> {
         ice_interfaces: vec!["lo".into()],
         viewer_queue: 256,
         max_viewers: 100_000,
+        // The egress must keep running between loads: the str0m and Janus peers are fed by the
+        // tap below, which is no WHEP session, so the idle reaper would stop their packets.
+        egress_idle_stop_ms: 0,
         ..WebRtcConfig::default()
     };
     let sfu = Sfu::new(
@@ -208,11 +217,32 @@ fn client_api() -> Res<API> {
         .map(str::to_string)
         .collect();
     s.set_interface_filter(Box::new(move |name: &str| ifaces.iter().any(|i| i == name)));
+    if let Some(name) = std::env::var("WEBRTC_FANOUT_SRTP")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        s.set_srtp_protection_profiles(vec![srtp_profile(&name)?]);
+    }
     Ok(APIBuilder::new()
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .with_setting_engine(s)
         .build())
+}
+
+/// The one SRTP profile `WEBRTC_FANOUT_SRTP` names.
+fn srtp_profile(name: &str) -> Res<SrtpProtectionProfile> {
+    Ok(match name {
+        "aes128gcm" => SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
+        "aes256gcm" => SrtpProtectionProfile::Srtp_Aead_Aes_256_Gcm,
+        "aes128cm80" => SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+        other => {
+            return Err(format!(
+                "WEBRTC_FANOUT_SRTP={other}: expected aes128gcm, aes256gcm or aes128cm80"
+            )
+            .into())
+        }
+    })
 }
 
 #[derive(Default)]
@@ -437,6 +467,17 @@ async fn load(url: String, pid: u32, n: usize, secs: u64) -> Res<()> {
         join_start.elapsed()
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // A profile of the server over the measured window only (joins and DTLS handshakes excluded).
+    let perf = match std::env::var("WEBRTC_FANOUT_PERF") {
+        Ok(out) if !out.is_empty() => Some(
+            tokio::process::Command::new("perf")
+                .args(["record", "-q", "-g", "-p", &pid.to_string(), "-o", &out])
+                .args(["--", "sleep", &secs.to_string()])
+                .stdout(std::process::Stdio::null())
+                .spawn()?,
+        ),
+        _ => None,
+    };
     let (p0, l0, c0, t0) = (
         counters.packets.load(Ordering::Relaxed),
         counters.lost.load(Ordering::Relaxed),
@@ -449,6 +490,9 @@ async fn load(url: String, pid: u32, n: usize, secs: u64) -> Res<()> {
     let lost = counters.lost.load(Ordering::Relaxed) - l0;
     let cpu = proc_cpu_secs(pid) - c0;
     let rss1 = proc_rss_kib(pid);
+    if let Some(mut p) = perf {
+        p.wait().await?;
+    }
     let mut firsts = counters.first_packet_ms.lock().clone();
     firsts.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
