@@ -223,3 +223,84 @@ async fn a_wrong_secret_is_refused_logged_and_the_recording_stays_local() -> any
     ensure!(engine.is_running(), "the engine died:\n{}", engine.log());
     Ok(())
 }
+
+/// The store's S3 side on its own, time as an argument: the uploader puts each finished file
+/// (and the index) in the bucket and deletes the local copy; the retention sweep applies the
+/// quota and the age limit to the bucket by LastModified, never to a busy stream; deleting a
+/// stream empties its prefix.
+#[tokio::test]
+async fn the_retention_sweep_and_deletion_apply_to_the_bucket() -> anyhow::Result<()> {
+    use showroom_pipelines::record::{Recordings, S3Config};
+    use std::time::SystemTime;
+
+    let s3 = S3::start("sweep").await?;
+    let root = tempfile::tempdir()?;
+    let config = S3Config {
+        endpoint: s3.endpoint(),
+        bucket: s3.bucket.clone(),
+        access_key_id: s3.access_key_id.clone(),
+        secret_access_key: s3.secret_access_key.clone(),
+        prefix: "rec-".into(),
+        path_style: true,
+        ..Default::default()
+    };
+    let recordings = Recordings::new(root.path()).with_s3(&config)?;
+    let uploader = recordings.uploader().context("uploader")?;
+    for (id, size) in [("old", 1000usize), ("busy", 1000), ("big", 5000)] {
+        let session = root.path().join(id).join("1700000000000");
+        std::fs::create_dir_all(&session)?;
+        let seg = session.join("00001.m4s");
+        std::fs::write(&seg, vec![7u8; size])?;
+        uploader.finished(&seg);
+        let index = root.path().join(id).join("index.tsv");
+        std::fs::write(
+            &index,
+            format!("seg\t1700000000000\t1\t0\t2000000\t0\t{size}\n"),
+        )?;
+        uploader.updated(&index);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let keys = s3.list("rec-")?;
+        let local = local_files(root.path(), "m4s");
+        if keys.len() == 6 && local.is_empty() {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "uploads: {keys:#?}, local left {local:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What was uploaded reads back through the store.
+    let segments = recordings.segments("big").await?;
+    ensure!(segments.len() == 1 && segments[0].bytes == 5000);
+
+    let busy = |id: &str| id == "busy";
+    let now = SystemTime::now();
+    let swept = recordings
+        .sweep_remote(now, Some(Duration::from_secs(3600)), 0, &busy)
+        .await?;
+    ensure!(swept.streams.is_empty(), "nothing is old yet: {swept:?}");
+    // A 2000-byte quota over ~6000 bytes of streams that are not busy: some go, the busy one stays.
+    let swept = recordings.sweep_remote(now, None, 2000, &busy).await?;
+    ensure!(
+        swept.bytes >= 4000 && !swept.streams.contains(&"busy".to_owned()),
+        "{swept:?}"
+    );
+    ensure!(s3.list("rec-busy/")?.len() == 2);
+    // Next month everything but the busy stream is expired.
+    let later = now + Duration::from_secs(31 * 86_400);
+    recordings
+        .sweep_remote(later, Some(Duration::from_secs(30 * 86_400)), 0, &busy)
+        .await?;
+    let left = s3.list("rec-")?;
+    ensure!(
+        left.iter().all(|k| k.starts_with("rec-busy/")) && left.len() == 2,
+        "{left:#?}"
+    );
+    // Deleting the stream deletes its objects.
+    ensure!(recordings.delete("busy").await?);
+    ensure!(s3.list("rec-")?.is_empty());
+    Ok(())
+}

@@ -281,3 +281,35 @@ impl S3Client {
         self.send(Method::HEAD, "", &[], None).await.map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_style_and_virtual_host_urls() {
+        let mut config = S3Config {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "rec".into(),
+            path_style: true,
+            ..Default::default()
+        };
+        let (url, path) = S3Client::new(&config).unwrap().locate("a b/1.m4s").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(path, "/rec/a%20b/1.m4s");
+        config.endpoint = String::new();
+        config.region = "eu-west-1".into();
+        config.path_style = false;
+        let (url, path) = S3Client::new(&config)
+            .unwrap()
+            .locate("x/init.mp4")
+            .unwrap();
+        assert_eq!(url.host_str(), Some("rec.s3.eu-west-1.amazonaws.com"));
+        assert_eq!(path, "/x/init.mp4");
+        config.endpoint = "ftp://host".into();
+        assert!(S3Client::new(&config).is_err());
+        config.endpoint = String::new();
+        config.bucket = String::new();
+        assert!(S3Client::new(&config).is_err());
+    }
+}
