@@ -61,6 +61,8 @@ pub struct S3Client {
     region: String,
     path_style: bool,
     creds: Credentials,
+    /// `max-keys` of a ListObjectsV2 page (S3's own default and maximum: 1000).
+    page_size: u32,
 }
 
 impl S3Client {
@@ -93,7 +95,14 @@ impl S3Client {
                 access_key_id: config.access_key_id.clone(),
                 secret_access_key: config.secret_access_key.clone(),
             },
+            page_size: 1000,
         })
+    }
+
+    /// Lists `n` keys per request (1..=1000) instead of 1000.
+    pub fn with_page_size(mut self, n: u32) -> Self {
+        self.page_size = n.clamp(1, 1000);
+        self
     }
 
     pub fn bucket(&self) -> &str {
@@ -251,10 +260,15 @@ impl S3Client {
     /// AWS) encode it as `%2F`; so `<prefix><stream id>/` is asked as `<prefix><stream id>`.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, S3Error> {
         let asked = prefix.trim_end_matches('/');
+        let max_keys = self.page_size.to_string();
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", asked)];
+            let mut query = vec![
+                ("list-type", "2"),
+                ("max-keys", max_keys.as_str()),
+                ("prefix", asked),
+            ];
             if let Some(t) = token.as_deref() {
                 query.push(("continuation-token", t));
             }
