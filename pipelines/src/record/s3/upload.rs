@@ -114,7 +114,11 @@ async fn run(queue: Arc<Queue>, bucket: Bucket) {
             match upload(&bucket.client, &bucket, &job).await {
                 Ok(Some(bytes)) => {
                     tracing::debug!(file = %job.path.display(), bytes, "recording uploaded to S3");
-                    if job.delete_after {
+                    if !job.path.exists() {
+                        // Its recording was deleted while this upload was in flight (after the
+                        // delete listed the bucket): take the object back out.
+                        forget_object(&bucket, &job.path).await;
+                    } else if job.delete_after {
                         if let Err(e) = tokio::fs::remove_file(&job.path).await {
                             tracing::warn!(file = %job.path.display(), error = %e, "recording: local copy not deleted after upload");
                         }
@@ -141,6 +145,18 @@ async fn run(queue: Arc<Queue>, bucket: Bucket) {
                     }
                 }
             }
+        }
+    }
+}
+
+async fn forget_object(bucket: &Bucket, path: &Path) {
+    let Some(key) = bucket.key_for(path) else {
+        return;
+    };
+    match bucket.client.delete_object(&key).await {
+        Ok(()) => tracing::info!(key, "recording: object of a deleted recording removed"),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "recording: object of a deleted recording not removed")
         }
     }
 }
