@@ -132,20 +132,48 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
         }));
     }
     let mut lat = Vec::with_capacity(attempts);
+    // Where the tail comes from: winners vs refusals, and the first `conc` attempts (each
+    // opening a new connection) vs the rest (kept-alive connections).
+    let (mut won_lat, mut refused_lat, mut first_wave, mut later) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut ok, mut sold_out, mut other) = (0usize, 0usize, 0usize);
-    for t in tasks {
+    for (i, t) in tasks.into_iter().enumerate() {
         let (st, d) = t.await?;
         lat.push(d);
         match st {
-            200 => ok += 1,
-            409 => sold_out += 1,
+            200 => {
+                ok += 1;
+                won_lat.push(d);
+            }
+            409 => {
+                sold_out += 1;
+                refused_lat.push(d);
+            }
             _ => other += 1,
+        }
+        if i < conc {
+            first_wave.push(d);
+        } else {
+            later.push(d);
         }
     }
     let wall = t0.elapsed();
     lat.sort_unstable();
     let pct =
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let pct_of = |v: &mut Vec<Duration>, p: f64| {
+        v.sort_unstable();
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "breakdown_ms winners_p50={:.1} winners_max={:.1} refusals_p99={:.1} first_{conc}_p99={:.1} later_p99={:.1}",
+        pct_of(&mut won_lat, 0.5),
+        pct_of(&mut won_lat, 1.0),
+        pct_of(&mut refused_lat, 0.99),
+        pct_of(&mut first_wave, 0.99),
+        pct_of(&mut later, 0.99)
+    );
     let sales = http
         .get(format!("{api}/streams/{stream}/flash-sales"))
         .bearer_auth(&admin)

@@ -1,10 +1,11 @@
 //! Payment outcomes of committed orders, group-committed: every settlement that arrived while
-//! the previous batch was committing goes in one transaction (each order's status, any
-//! restock, and the `order.updated` events with one bump of each stream's sequence row).
+//! the previous batch was committing goes in one transaction: every order's status in one
+//! `UPDATE ... FROM (VALUES ...)`, any restock, and the `order.updated` events (one multi-row
+//! insert, one bump of each stream's sequence row).
 
 use crate::db::with_pool;
 use crate::db::BeginWrite;
-use crate::domain::group_commit::fail_all;
+use crate::domain::group_commit::{fail_all, values};
 use crate::domain::orders::{OrderDraft, Restock};
 use crate::error::CommerceError;
 use crate::events::{append_events, Event, NewEvent};
@@ -51,16 +52,24 @@ impl Commerce {
     async fn settlements_tx(&self, batch: &[Settlement]) -> Result<Vec<Event>, CommerceError> {
         with_pool!(self.db, |p| {
             let mut tx = p.begin_write().await?;
+            // Every order's outcome in one statement (VALUES columns are column1.. on both).
+            let sql = format!(
+                "UPDATE commerce_orders SET status = v.column2, payment_ref = v.column3, test_mode = v.column4 \
+                 FROM (VALUES {}) AS v WHERE commerce_orders.id = v.column1 AND commerce_orders.status = 'pending'",
+                values(batch.len(), 4, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for s in batch {
+                q = q
+                    .bind(&s.draft.id)
+                    .bind(s.status)
+                    .bind(&s.reference)
+                    .bind(i64::from(s.test_mode));
+            }
+            q.execute(&mut *tx).await?;
             let mut by_stream: BTreeMap<&str, Vec<NewEvent>> = BTreeMap::new();
             for s in batch {
                 let d = &s.draft;
-                sqlx::query("UPDATE commerce_orders SET status = $2, payment_ref = $3, test_mode = $4 WHERE id = $1 AND status = 'pending'")
-                    .bind(&d.id)
-                    .bind(s.status)
-                    .bind(&s.reference)
-                    .bind(i64::from(s.test_mode))
-                    .execute(&mut *tx)
-                    .await?;
                 match &s.restock {
                     None => {}
                     Some(Restock::Products(items)) => {

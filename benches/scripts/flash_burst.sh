@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Flash-sale burst, Redis path and SQL-only peer in the same run (docs/benchmarks.md,
+# "Flash-sale burst"). Starts its own PostgreSQL (fsync off) and redis-server on free loopback
+# ports; ROUNDS rounds, each one run of each path (order alternating), a fresh commerce_server per
+# run; `uptime` recorded before every run; medians per path at the end.
+#   cargo build --release -p showroom-benches --bin commerce_server --bin commerce_flash_burst
+#   benches/scripts/flash_burst.sh [ROUNDS=3] [ATTEMPTS=5000] [STOCK=100] [CONCURRENCY=256]
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh" flash_burst
+ROUNDS=${1:-3}; ATTEMPTS=${2:-5000}; STOCK=${3:-100}; CONC=${4:-256}
+BIN=${CARGO_TARGET_DIR:-$HERE/../../target}/release
+require redis-server setpriv -- /usr/local/bin/initdb /usr/local/bin/postgres "$BIN/commerce_server" "$BIN/commerce_flash_burst"
+
+chown postgres:postgres "$WORK"
+as_pg() { setpriv --reuid=postgres --regid=postgres --clear-groups -- env HOME=/tmp "$@"; }
+as_pg /usr/local/bin/initdb -D "$WORK/pg" -A trust -U postgres --no-sync -E UTF8 >/dev/null
+PGPORT=$(free_port)
+as_pg /usr/local/bin/postgres -D "$WORK/pg" -k "$WORK" -p "$PGPORT" -c listen_addresses=127.0.0.1 \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+  >"$WORK/postgres.log" 2>&1 &
+PIDS+=($!)
+REDISPORT=$(free_port)
+redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  (echo >/dev/tcp/127.0.0.1/"$PGPORT") 2>/dev/null && (echo >/dev/tcp/127.0.0.1/"$REDISPORT") 2>/dev/null && break
+  sleep 0.1
+done
+sleep 1
+DB=postgres://postgres@127.0.0.1:$PGPORT/postgres
+
+one_run() { # PATH_NAME [--redis URL]
+  local name=$1; shift
+  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+  local spid=$!
+  local url=""
+  for _ in $(seq 300); do
+    url=$(sed -n 's/^READY //p' "$WORK/server.out")
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "commerce_server did not start" >&2; cat "$WORK/server.err" >&2; kill "$spid"; exit 1; }
+  echo "[$name] uptime: $(uptime)" | tee -a "$OUT/log"
+  "$BIN/commerce_flash_burst" --url "$url" --stream s1 --admin-key bench-admin --attempts "$ATTEMPTS" \
+    --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" | sed "s/^/[$name] /" | tee -a "$OUT/log"
+  kill "$spid"; wait "$spid" 2>/dev/null || true
+}
+
+for r in $(seq "$ROUNDS"); do
+  if [ $((r % 2)) -eq 1 ]; then
+    one_run redis --redis "redis://127.0.0.1:$REDISPORT"; one_run sql
+  else
+    one_run sql; one_run redis --redis "redis://127.0.0.1:$REDISPORT"
+  fi
+done
+python3 - "$OUT/log" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\[(\w+)\] attempts=.*attempts_per_s=(\d+) latency_ms p50=([\d.]+) p99=([\d.]+) max=([\d.]+) oversell=(\w+)", line)
+    if m:
+        runs.setdefault(m[1], []).append((float(m[2]), float(m[3]), float(m[4]), m[6]))
+for name, rs in runs.items():
+    med = lambda i: statistics.median(r[i] for r in rs)
+    print(f"{name}: runs={len(rs)} attempts_per_s median={med(0):.0f} ({' / '.join(f'{r[0]:.0f}' for r in rs)}) "
+          f"p50 median={med(1):.1f} ms p99 median={med(2):.1f} ms ({' / '.join(f'{r[2]:.1f}' for r in rs)}) oversell={[r[3] for r in rs]}")
+PY
