@@ -113,6 +113,34 @@ impl Bus {
         }
     }
 
+    /// Publish several events in one pipeline (one round trip, in order).
+    pub async fn publish_all(&self, evs: &[Event]) {
+        let Some(r) = &self.redis else { return };
+        if evs.is_empty() {
+            return;
+        }
+        if evs.len() == 1 {
+            return self.publish(&evs[0]).await;
+        }
+        let mut pipe = redis::pipe();
+        for ev in evs {
+            match serde_json::to_string(ev) {
+                Ok(p) => {
+                    pipe.cmd("PUBLISH")
+                        .arg(format!("{CHANNEL_PREFIX}{}", ev.stream_id))
+                        .arg(p)
+                        .ignore();
+                }
+                Err(e) => tracing::error!(error = %e, "event not serialisable"),
+            }
+        }
+        let res: Result<(), _> = pipe.query_async(&mut r.conn.clone()).await;
+        if let Err(e) = res {
+            // Other processes fill the gap from the event table on their next event.
+            tracing::warn!(error = %e, events = evs.len(), "redis publish failed");
+        }
+    }
+
     fn hub(&self, stream_id: &str) -> Option<Arc<Hub>> {
         self.hubs.lock().get(stream_id).cloned()
     }

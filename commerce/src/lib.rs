@@ -199,12 +199,12 @@ impl Commerce {
         }
     }
 
-    /// Fan out committed events (local hub now, then Redis if configured).
+    /// Fan out committed events (local hub now, then Redis if configured: one pipeline).
     pub(crate) async fn publish(self: &Arc<Self>, events: Vec<Event>) {
-        for ev in events {
+        for ev in &events {
             bus::deliver(self, ev.clone()).await;
-            self.bus.publish(&ev).await;
         }
+        self.bus.publish_all(&events).await;
     }
 }
 

@@ -53,8 +53,12 @@ async fn main() -> anyhow::Result<()> {
     let _dir = tempfile::tempdir()?;
     let db = if db_arg.starts_with("postgres") {
         CommerceDb::Postgres(
+            // Kept warm (all 32 connections open from the start), as in a server that has been
+            // running: a fresh process would otherwise open PostgreSQL connections (a backend
+            // fork each) in the middle of the burst, on the first winners' path.
             sqlx::postgres::PgPoolOptions::new()
                 .max_connections(32)
+                .min_connections(32)
                 .connect(&db_arg)
                 .await?,
         )
