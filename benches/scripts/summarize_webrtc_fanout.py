@@ -6,6 +6,10 @@ Prints, per N and server, the median over runs of each figure, and the server CP
 a ratio to the engine's (webrtc-rs): the ratio of the medians, and the median of the per-run
 ratios (each run's engine load is minutes from the other servers' loads, so it survives the
 machine's noise better). Also each median as a fraction of the issue's 2,000 viewers per core.
+A load whose viewers lost more than MAX_LOSS_PCT of their packets, or received less than
+MIN_SERVED of the packet rate per viewer that the median load saw, is left out of the medians and
+listed as such: its viewers were not all served (e.g. DTLS handshakes stalled under the machine's
+load), so its server CPU per viewer reads too low.
 Writes summary.json beside the input.
 """
 import json
@@ -17,6 +21,8 @@ import sys
 KEYS = ["viewers", "pps", "loss", "server_cpu_pct", "packets_per_cpu_s", "viewers_per_core",
         "rss_per_viewer_kib", "first_video_packet_ms_p50", "p95", "udp_rcvbuf_errors"]
 TARGET = 2000.0
+MAX_LOSS_PCT = 1.0
+MIN_SERVED = 0.9
 
 
 def parse(line):
@@ -34,23 +40,31 @@ def parse(line):
 
 def main(path):
     rows = [parse(l) for l in open(path) if l.strip()]
+    per_viewer = [r["pps"] / r["viewers"] for r in rows if r.get("pps") and r.get("viewers")]
+    ref = statistics.median(per_viewer) if per_viewer else 0.0
+    for r in rows:
+        served = (r.get("pps") or 0.0) / r["viewers"] if r.get("viewers") else 0.0
+        r["valid"] = (r.get("viewers_per_core") is not None
+                      and (r.get("loss") or 0.0) <= MAX_LOSS_PCT and served >= MIN_SERVED * ref)
     groups = {}
     for r in rows:
         groups.setdefault((int(r["n"]), r["server"]), []).append(r)
     summary = {}
     for (n, server), rs in sorted(groups.items()):
-        ok = [r for r in rs if r.get("viewers_per_core") is not None]
+        ok = [r for r in rs if r["valid"]]
         med = {k: round(statistics.median([r[k] for r in ok if r.get(k) is not None]), 3)
                for k in KEYS if any(r.get(k) is not None for r in ok)}
         med["runs"] = len(ok)
         med["failed_runs"] = len(rs) - len(ok)
+        med["left_out"] = [f"run {int(r['run'])}: loss {r.get('loss')} %, {r.get('pps')} pkt/s, "
+                           f"{r.get('viewers_per_core')}/core" for r in rs if r not in ok]
         med["viewers_per_core_all"] = [r.get("viewers_per_core") for r in ok]
         med["load_avg"] = [r.get("load_avg") for r in rs]
         summary.setdefault(str(n), {})[server] = med
     # Per run: engine viewers/core ÷ this server's (its CPU per viewer relative to the engine's).
     per_run = {}
     for r in rows:
-        if r.get("viewers_per_core"):
+        if r["valid"]:
             per_run[(int(r["n"]), int(r["run"]), r["server"])] = r["viewers_per_core"]
     for n, by in summary.items():
         eng = by.get("engine", {}).get("viewers_per_core")
@@ -75,7 +89,7 @@ def main(path):
                   f"(median of per-run ratios {m['cpu_per_viewer_vs_engine_median_of_runs']}, "
                   f"runs {m['cpu_per_viewer_vs_engine_per_run']}) "
                   f"of 2,000/core target={m['fraction_of_target']} "
-                  f"udp rcvbuf drops={m.get('udp_rcvbuf_errors')}")
+                  f"udp rcvbuf drops={m.get('udp_rcvbuf_errors')} left out: {m['left_out']}")
     out = os.path.join(os.path.dirname(os.path.abspath(path)), "summary.json")
     json.dump(summary, open(out, "w"), indent=1)
 

@@ -38,6 +38,9 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+/// Receive buffer asked for on the viewers' socket.
+const RECV_BUFFER: usize = 4 << 20;
+
 /// A negotiated outgoing media of one viewer: its mid and payload type.
 #[derive(Clone, Copy)]
 struct Route {
@@ -423,6 +426,12 @@ async fn main() -> Result<()> {
     str0m::crypto::from_feature_flags().install_process_default();
 
     let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    // Every viewer's STUN, DTLS and RTCP arrive on this one socket: with the default 208 KiB
+    // buffer, a burst of 200 viewers' feedback while the task is descheduled (a shared machine)
+    // overflowed it (~35k drops per run), which stalled DTLS handshakes. Ask for 4 MiB (the
+    // kernel caps it at net.core.rmem_max; the effective size is logged).
+    rustix::net::sockopt::set_socket_recv_buffer_size(&*sock, RECV_BUFFER).context("SO_RCVBUF")?;
+    let rcvbuf = rustix::net::sockopt::socket_recv_buffer_size(&*sock).context("SO_RCVBUF")?;
     let local = sock.local_addr()?;
     let video = UdpSocket::bind(("127.0.0.1", video_port)).await?;
     let audio = UdpSocket::bind(("127.0.0.1", audio_port)).await?;
@@ -450,9 +459,14 @@ async fn main() -> Result<()> {
     let http = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await?;
     tokio::spawn(async move { axum::serve(http, app).await });
     eprintln!(
-        "str0m_fanout ready: pid {} whep http://127.0.0.1:{http_port}/whep/bench media {local} sends {}",
+        "str0m_fanout ready: pid {} whep http://127.0.0.1:{http_port}/whep/bench media {local} \
+         (receive buffer {rcvbuf} bytes) sends {}",
         std::process::id(),
-        if each { "one sendto each" } else { "batched sendmmsg" }
+        if each {
+            "one sendto each"
+        } else {
+            "batched sendmmsg"
+        }
     );
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tokio::pin!(task);
