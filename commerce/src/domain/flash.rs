@@ -554,24 +554,17 @@ impl Commerce {
             }
         };
         tracing::debug!(sale_id, user, remaining, "flash reservation taken");
-        // Winners only: the ban check, then the durable order (group-committed with the
-        // other winners waiting; answered after its batch's commit).
-        let written = match self
-            .refuse_if_sanctioned(stream_id, user, &[SanctionKind::Ban])
-            .await
-        {
-            Ok(()) => {
-                self.flash_winners
-                    .submit(Winner {
-                        sale: Arc::clone(&sale),
-                        user_id: user.to_owned(),
-                        quantity,
-                        key: key.to_owned(),
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        // Winners only: the ban check and the durable order, group-committed with the other
+        // winners waiting; answered after its batch's commit.
+        let written = self
+            .flash_winners
+            .submit(Winner {
+                sale: Arc::clone(&sale),
+                user_id: user.to_owned(),
+                quantity,
+                key: key.to_owned(),
+            })
+            .await;
         let how = match &written {
             Ok(Won::New(..)) => None,
             Err(e) if e.code() == "sold_out" => Some(Release::Drain),
@@ -738,6 +731,7 @@ impl Commerce {
                                     "unit_price_minor": sale.sale_price_minor, "sale_id": sale_id })],
                 total_minor: sale.sale_price_minor * quantity,
                 currency: sale.currency.clone(),
+                created_ms: crate::now_ms() as i64,
             };
             insert_order!(tx, &draft, key, provider);
             let ev = append_event!(

@@ -1,5 +1,6 @@
 //! Flash-sale winners (reservations taken in Redis), group-committed: the winners that arrived
-//! while the previous batch was committing go into one transaction — their keys and orders
+//! while the previous batch was committing go into one transaction — the ban check (one query),
+//! their keys and orders
 //! (multi-row inserts), the buyers' counts, one conditional `UPDATE` of each sale row and one
 //! `flash.stock` event per sale (one bump of the stream's sequence row). Every winner waits for
 //! its batch's commit before it is answered; if the commit fails, every winner of the batch gets
@@ -7,6 +8,7 @@
 //! fewer units or a buyer over the limit in SQL), the batch is rolled back and its winners are
 //! written one transaction each, as without batching.
 
+use crate::command::SanctionKind;
 use crate::db::with_pool;
 use crate::db::BeginWrite;
 use crate::domain::flash::{Sale, Written};
@@ -18,7 +20,7 @@ use crate::events::{append_events, Event, NewEvent};
 use crate::Commerce;
 use serde_json::json;
 use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most winners per transaction (bind parameters stay far below both backends' limits).
@@ -58,6 +60,7 @@ fn draft(w: &Winner) -> OrderDraft {
                             "unit_price_minor": s.sale_price_minor, "sale_id": s.id })],
         total_minor: s.sale_price_minor * w.quantity,
         currency: s.currency.clone(),
+        created_ms: crate::now_ms() as i64,
     }
 }
 
@@ -84,6 +87,13 @@ impl Commerce {
                 let mut out = Vec::with_capacity(n);
                 let mut events = Vec::new();
                 for w in &batch {
+                    let banned = self
+                        .refuse_if_sanctioned(&w.sale.stream_id, &w.user_id, &[SanctionKind::Ban])
+                        .await;
+                    if let Err(e) = banned {
+                        out.push(Err(e));
+                        continue;
+                    }
                     out.push(
                         match self
                             .flash_write_order(&w.sale, &w.user_id, w.quantity, &w.key, false)
@@ -117,32 +127,78 @@ impl Commerce {
             .collect();
         with_pool!(self.db, |p| {
             let mut tx = p.begin_write().await?;
-            // 1. Claim every key, bound to its new order at once (same transaction).
-            let sql = format!(
-                "INSERT INTO commerce_idempotency (user_id, idem_key, scope, result, created_ms) VALUES {} \
-                 ON CONFLICT (user_id, idem_key) DO NOTHING RETURNING user_id, idem_key",
-                values(batch.len(), 5, 0)
-            );
-            let mut q = sqlx::query(&sql);
-            for (w, d) in batch.iter().zip(&drafts) {
-                q = q
-                    .bind(&w.user_id)
-                    .bind(&w.key)
-                    .bind(&d.source)
-                    .bind(&d.id)
-                    .bind(now);
+            // 1. Banned buyers (one query per stream in the batch) get no order.
+            let mut by_stream: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for w in batch {
+                by_stream
+                    .entry(&w.sale.stream_id)
+                    .or_default()
+                    .push(&w.user_id);
             }
+            let mut banned: HashMap<(String, String), i64> = HashMap::new();
+            for (stream, users) in &by_stream {
+                let sql = format!(
+                    "SELECT user_id, until_ms FROM commerce_sanctions WHERE stream_id = $1 AND kind = 'ban' \
+                     AND until_ms > $2 AND user_id IN ({})",
+                    (0..users.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(*stream).bind(now);
+                for u in users {
+                    q = q.bind(*u);
+                }
+                for r in q.fetch_all(&mut *tx).await? {
+                    let until: i64 = r.try_get("until_ms")?;
+                    banned.insert(((*stream).to_owned(), r.try_get("user_id")?), until);
+                }
+            }
+            let until_of = |w: &Winner| {
+                banned
+                    .get(&(w.sale.stream_id.clone(), w.user_id.clone()))
+                    .copied()
+            };
+            // 2. Claim every other key, bound to its new order at once (same transaction).
+            let candidates: Vec<usize> = (0..batch.len())
+                .filter(|&i| until_of(&batch[i]).is_none())
+                .collect();
             let mut claimed = HashSet::new();
-            for r in q.fetch_all(&mut *tx).await? {
-                claimed.insert((
-                    r.try_get::<String, _>("user_id")?,
-                    r.try_get::<String, _>("idem_key")?,
-                ));
+            if !candidates.is_empty() {
+                let sql = format!(
+                    "INSERT INTO commerce_idempotency (user_id, idem_key, scope, result, created_ms) VALUES {} \
+                     ON CONFLICT (user_id, idem_key) DO NOTHING RETURNING user_id, idem_key",
+                    values(candidates.len(), 5, 0)
+                );
+                let mut q = sqlx::query(&sql);
+                for &i in &candidates {
+                    let (w, d) = (&batch[i], &drafts[i]);
+                    q = q
+                        .bind(&w.user_id)
+                        .bind(&w.key)
+                        .bind(&d.source)
+                        .bind(&d.id)
+                        .bind(now);
+                }
+                for r in q.fetch_all(&mut *tx).await? {
+                    claimed.insert((
+                        r.try_get::<String, _>("user_id")?,
+                        r.try_get::<String, _>("idem_key")?,
+                    ));
+                }
             }
             let mut results: Vec<Option<Result<Won, CommerceError>>> =
                 Vec::with_capacity(batch.len());
             let mut fresh = Vec::new();
             for (i, (w, d)) in batch.iter().zip(&drafts).enumerate() {
+                if let Some(until) = until_of(w) {
+                    tracing::info!(stream_id = %w.sale.stream_id, user_id = %w.user_id, "refused: user sanctioned");
+                    results.push(Some(Err(CommerceError::refused(
+                        "banned",
+                        format!(
+                            "you are banned on this stream for {} more seconds",
+                            (until - now) / 1000 + 1
+                        ),
+                    ))));
+                    continue;
+                }
                 if claimed.remove(&(w.user_id.clone(), w.key.clone())) {
                     fresh.push(i);
                     results.push(None);
@@ -190,7 +246,7 @@ impl Commerce {
                         .bind(provider)
                         .bind(None::<String>)
                         .bind(0i64)
-                        .bind(now);
+                        .bind(d.created_ms);
                 }
                 q.execute(&mut *tx).await?;
             }

@@ -65,7 +65,7 @@ macro_rules! insert_order {
         .bind(o.total_minor)
         .bind(&o.currency)
         .bind($provider)
-        .bind($crate::now_ms() as i64)
+        .bind(o.created_ms)
         .execute(&mut *$tx)
         .await?;
         sqlx::query("UPDATE commerce_idempotency SET result = $3 WHERE user_id = $1 AND idem_key = $2")
@@ -89,6 +89,8 @@ pub(crate) struct OrderDraft {
     pub items: Vec<Value>,
     pub total_minor: i64,
     pub currency: String,
+    /// Unix ms, stored as the order's `created_ms`.
+    pub created_ms: i64,
 }
 
 /// What to undo if payment fails.
@@ -138,7 +140,7 @@ impl Commerce {
             .submit(Settlement {
                 draft: draft.clone(),
                 status,
-                reference,
+                reference: reference.clone(),
                 test_mode,
                 restock: failed.then(|| restock.clone()),
                 stamp: self.stamp_now(&draft.stream_id),
@@ -149,7 +151,20 @@ impl Commerce {
                 self.sold_out.lock().remove(sale_id);
             }
         }
-        self.order_json(&draft.id, false).await
+        // The answer is what was just committed (no read-back).
+        Ok(json!({
+            "id": draft.id,
+            "stream_id": draft.stream_id,
+            "user_id": draft.user_id,
+            "source": draft.source,
+            "items": draft.items,
+            "total_minor": draft.total_minor,
+            "currency": draft.currency,
+            "status": status,
+            "payment": { "provider": self.payments.name(), "reference": reference, "test_mode": test_mode },
+            "created_ms": to_u64(draft.created_ms),
+            "replayed": false,
+        }))
     }
 
     pub(crate) async fn order_json(
@@ -351,6 +366,7 @@ impl Commerce {
                 items,
                 total_minor: total,
                 currency: currency.unwrap_or_default(),
+                created_ms: crate::now_ms() as i64,
             };
             insert_order!(tx, &draft, &key, provider);
             sqlx::query("DELETE FROM commerce_carts WHERE user_id = $1 AND stream_id = $2")
