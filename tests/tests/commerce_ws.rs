@@ -371,21 +371,28 @@ async fn flash_burst(db: CommerceDb, count_sql: &str) {
             .unwrap();
         tokens.push(t["token"].as_str().unwrap().to_owned());
     }
-    let buy = |srv: Arc<Server>, token: String, key: String, sid: String| async move {
-        let r = srv
-            .http
-            .post(format!(
-                "{}/api/v1/streams/{S}/flash-sales/{sid}/purchase",
-                srv.base
-            ))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", key)
-            .json(&json!({"quantity":1}))
-            .send()
-            .await
-            .expect("http");
-        let st = r.status().as_u16();
-        (st, r.json::<Value>().await.unwrap_or(Value::Null))
+    // At most 1,000 connections at once: 5,000 (client + server side: 10,000 descriptors) next
+    // to another test in this process meet the 20,000 descriptor limit ("Too many open files").
+    let gate = Arc::new(tokio::sync::Semaphore::new(1_000));
+    let buy = |srv: Arc<Server>, token: String, key: String, sid: String| {
+        let gate = gate.clone();
+        async move {
+            let _p = gate.acquire().await.unwrap();
+            let r = srv
+                .http
+                .post(format!(
+                    "{}/api/v1/streams/{S}/flash-sales/{sid}/purchase",
+                    srv.base
+                ))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", key)
+                .json(&json!({"quantity":1}))
+                .send()
+                .await
+                .expect("http");
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
     };
     let t0 = std::time::Instant::now();
     let mut tasks = Vec::new();
