@@ -8,7 +8,7 @@ use showroom_tests::services::{Postgres, Redis};
 use showroom_tests::Engine;
 
 mod commerce_common;
-use commerce_common::winners;
+use commerce_common::{rate_limited_ms, winners};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -78,14 +78,31 @@ async fn purchase(http: &reqwest::Client, url: String, token: String, key: Strin
 
 /// Two engine processes on one PostgreSQL and one Redis.
 async fn two_engines(pg: &Postgres, redis: &Redis) -> (Engine, Engine) {
-    let env = [
-        ("SHOWROOM_DATABASE__URL", pg.url()),
-        ("SHOWROOM_COMMERCE__REDIS_URL", redis.url()),
+    two_engines_with(pg, redis, &[]).await
+}
+
+/// As [`two_engines`], with more environment for both.
+async fn two_engines_with(
+    pg: &Postgres,
+    redis: &Redis,
+    extra: &[(&str, &str)],
+) -> (Engine, Engine) {
+    let (db, bus) = (pg.url(), redis.url());
+    let mut env = vec![
+        ("SHOWROOM_DATABASE__URL", db.as_str()),
+        ("SHOWROOM_COMMERCE__REDIS_URL", bus.as_str()),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend_from_slice(extra);
     let a = Engine::start_with(&env).await.expect("engine A");
     let b = Engine::start_with(&env).await.expect("engine B");
     (a, b)
+}
+
+/// A token of `kind` (`host`, `viewer`) for stream `id`, issued by `e` for `body`.
+async fn token(e: &Engine, id: &str, kind: &str, body: Value) -> String {
+    let path = format!("/api/v1/streams/{id}/tokens/{kind}");
+    let v = ok(e, Method::POST, &path, "", body).await;
+    v["token"].as_str().unwrap().to_owned()
 }
 
 /// Stream + host token + a product on it.
@@ -93,15 +110,7 @@ async fn setup(e: &Engine) -> (String, String, String) {
     let s = e.create_stream("shop").await.expect("stream");
     let id = s["id"].as_str().unwrap().to_owned();
     let key = s["stream_key"].as_str().unwrap();
-    let host = ok(
-        e,
-        Method::POST,
-        &format!("/api/v1/streams/{id}/tokens/host"),
-        "",
-        json!({"stream_key": key}),
-    )
-    .await;
-    let host = host["token"].as_str().unwrap().to_owned();
+    let host = token(e, &id, "host", json!({"stream_key": key})).await;
     let p = ok(
         e,
         Method::POST,
@@ -477,4 +486,47 @@ async fn two_engines_flash_sale_never_oversell() {
         .await
         .unwrap();
     assert_eq!((n, left), (100, 0), "orders and stock in PostgreSQL");
+}
+
+/// Two real engine processes on one Redis share one per-user budget for REST commands
+/// (`user_burst` 5 per 5 s here): of 10 calls by one viewer alternating between A and B,
+/// exactly 5 pass; the others get 429, `Retry-After` and a JSON body naming the limit; after
+/// that wait the viewer is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_share_the_rest_rate_limit() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b) = two_engines_with(
+        &pg,
+        &redis,
+        &[
+            ("SHOWROOM_COMMERCE__USER_RATE_PER_S", "1"),
+            ("SHOWROOM_COMMERCE__USER_BURST", "5"),
+            // Engines behind one load balancer share the token secret (A's token works on B).
+            ("SHOWROOM_JWT_SECRET", "shared-secret-for-both-engines"),
+        ],
+    )
+    .await;
+    let s = a.create_stream("shop").await.expect("stream");
+    let id = s["id"].as_str().unwrap().to_owned();
+    let _ = b.stream(&id).await;
+    let token = token(&a, &id, "viewer", json!({"name":"rita"})).await;
+    let pins = |e: &Engine| {
+        e.http
+            .get(e.url(&format!("/api/v1/streams/{id}/pins")))
+            .bearer_auth(&token)
+            .send()
+    };
+    let (mut passed, mut retry_ms) = (0, 0);
+    for i in 0..10 {
+        let e = if i % 2 == 0 { &a } else { &b };
+        match rate_limited_ms(pins(e).await.unwrap()).await {
+            None => passed += 1,
+            Some(ms) => retry_ms = retry_ms.max(ms),
+        }
+    }
+    assert_eq!(passed, 5, "one budget over both engines");
+    tokio::time::sleep(Duration::from_millis(retry_ms + 50)).await;
+    let r = pins(&b).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "served again after Retry-After");
 }

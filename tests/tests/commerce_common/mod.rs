@@ -173,3 +173,26 @@ pub async fn winners(tasks: Vec<tokio::task::JoinHandle<(u16, Value)>>) -> Vec<(
     }
     won
 }
+
+/// A REST answer to a command under a per-user budget of 5 per 5 s: `None` if it passed (200),
+/// else checks the refusal — 429, `Retry-After` in whole seconds, a JSON body naming the
+/// `per_user` limit — and gives its `retry_after_ms`.
+pub async fn rate_limited_ms(r: reqwest::Response) -> Option<u64> {
+    match r.status().as_u16() {
+        200 => return None,
+        429 => {}
+        other => panic!("unexpected status {other}"),
+    }
+    let after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], json!("rate_limited"), "{v}");
+    assert_eq!(v["error"]["limit"], json!("per_user"), "{v}");
+    let ms = v["error"]["retry_after_ms"].as_u64().unwrap();
+    assert!(ms > 0 && ms <= 5_000, "{v}");
+    assert_eq!(after, ms.div_ceil(1000), "Retry-After in whole seconds");
+    Some(ms)
+}
