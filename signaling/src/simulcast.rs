@@ -130,8 +130,20 @@ pub(crate) struct ViewerLayer {
     pub wanted: AtomicUsize,
     pub switches: AtomicU64,
     pub splice: Mutex<Splice>,
-    /// Wakes the writer when `wanted` changed.
-    pub changed: tokio::sync::Notify,
+}
+
+/// The `layer` of a marker put in a viewer's queue to wake its writer (no packet).
+pub(crate) const WAKE: usize = usize::MAX;
+
+/// A marker that makes the viewer's writer act on a new wanted layer even if none of its
+/// layers sends anything (e.g. its current layer stopped and the stream has no audio).
+pub(crate) fn wake_marker() -> Arc<Outgoing> {
+    Arc::new(Outgoing {
+        kind: showroom_pipelines::rtp::RtpKind::H264,
+        packet: Packet::default(),
+        layer: WAKE,
+        gop_start: false,
+    })
 }
 
 impl ViewerLayer {
@@ -141,15 +153,14 @@ impl ViewerLayer {
             wanted: AtomicUsize::new(start),
             switches: AtomicU64::new(0),
             splice: Mutex::new(Splice::new()),
-            changed: tokio::sync::Notify::new(),
         })
     }
 
-    /// The controller wants layer `layer`: the writer attaches to it now and switches at its
-    /// next keyframe.
-    pub fn want(&self, layer: usize) {
+    /// The controller wants layer `layer`: the writer attaches to it (at its next packet, or
+    /// at `wake`, a [`wake_marker`] for its queue) and switches at the layer's next keyframe.
+    pub fn want(&self, layer: usize, wake: &mpsc::Sender<Arc<Outgoing>>, marker: &Arc<Outgoing>) {
         self.wanted.store(layer, Ordering::Relaxed);
-        self.changed.notify_one();
+        let _ = wake.try_send(Arc::clone(marker));
     }
 }
 
@@ -193,10 +204,6 @@ impl VideoPath {
         (path, gop)
     }
 
-    pub fn shared(&self) -> Arc<ViewerLayer> {
-        Arc::clone(&self.shared)
-    }
-
     fn subscribe(&self, layer: usize) {
         if layer == 0 {
             self.layers.source().set_video(self.id, true);
@@ -231,6 +238,9 @@ impl VideoPath {
     /// A video packet from one of the viewer's forwarders at `now`: the packet to send (its
     /// sequence number and timestamp rewritten), or `None` to drop it.
     pub fn video(&mut self, now: Instant, p: &Outgoing) -> Option<Packet> {
+        if self.shared.wanted.load(Ordering::Relaxed) != self.target {
+            self.retarget();
+        }
         if p.layer == self.target && self.target != self.current {
             if !p.gop_start {
                 return None;

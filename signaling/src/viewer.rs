@@ -25,7 +25,7 @@ use crate::error::SignalingError;
 use crate::fanout::Outgoing;
 use crate::layer::LayerController;
 use crate::offer::OfferInfo;
-use crate::simulcast::{LayerSet, VideoPath, ViewerLayer};
+use crate::simulcast::{LayerSet, VideoPath, ViewerLayer, WAKE};
 use showroom_pipelines::rtp::RtpKind;
 use webrtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use webrtc::rtcp::receiver_report::ReceiverReport;
@@ -96,6 +96,7 @@ async fn answer(
     let Attach { id, layers, shared } = at;
     let start = shared.current.load(std::sync::atomic::Ordering::Relaxed);
     let controller = LayerController::new(cfg.layers.clone(), start, Instant::now());
+    let (tx, rx) = mpsc::channel::<Arc<Outgoing>>(cfg.viewer_queue.max(16));
     spawn_rtcp(
         sender,
         Rtcp {
@@ -103,6 +104,8 @@ async fn answer(
             layers: Arc::downgrade(&layers),
             shared: Arc::clone(&shared),
             controller: cfg.simulcast.then_some(controller),
+            wake: tx.clone(),
+            marker: crate::simulcast::wake_marker(),
         },
         Arc::clone(&video),
     );
@@ -122,7 +125,6 @@ async fn answer(
         None
     };
 
-    let (tx, rx) = mpsc::channel::<Arc<Outgoing>>(cfg.viewer_queue.max(16));
     let pending = Mutex::new(Some((tx, rx, video, audio)));
     let weak_layers = Arc::downgrade(&layers);
     let gone_once = Mutex::new(Some(on_gone));
@@ -206,6 +208,9 @@ struct Rtcp {
     shared: Arc<ViewerLayer>,
     /// `None` when simulcast is off: the viewer stays on the source.
     controller: Option<LayerController>,
+    /// The viewer's queue, to wake its writer after a decision.
+    wake: mpsc::Sender<Arc<Outgoing>>,
+    marker: Arc<Outgoing>,
 }
 
 /// Reads the viewer's video RTCP: PLI/FIR → a (coalesced) keyframe request; NACK → the lost
@@ -264,7 +269,7 @@ fn spawn_rtcp(sender: Arc<RTCRtpSender>, mut st: Rtcp, video: Arc<TrackLocalStat
             }
             if let Some(c) = st.controller.as_mut() {
                 if let Some(d) = c.poll(now, &layers.status()) {
-                    st.shared.want(d.to);
+                    st.shared.want(d.to, &st.wake, &st.marker);
                     tracing::info!(
                         viewer = st.id,
                         from = %layers.names[d.from],
@@ -293,18 +298,11 @@ async fn write(
             let _ = video.write_rtp(&out).await;
         }
     }
-    let shared = path.shared();
-    loop {
-        let p = tokio::select! {
-            p = rx.recv() => match p {
-                Some(p) => p,
-                None => break,
-            },
-            () = shared.changed.notified() => {
-                path.retarget();
-                continue;
-            }
-        };
+    while let Some(p) = rx.recv().await {
+        if p.layer == WAKE {
+            path.retarget();
+            continue;
+        }
         let result = match p.kind {
             RtpKind::H264 => match path.video(Instant::now(), &p) {
                 Some(out) => video.write_rtp(&out).await,
