@@ -332,4 +332,4 @@ impl RtpSink for Fanout {
 
 #[cfg(test)]
 #[path = "fanout_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -18,7 +18,8 @@ fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Bytes {
     Bytes::from(p)
 }
 
-fn video(f: &Fanout, seq: u16, key: bool) {
+/// A video packet `seq` (timestamp `seq * 3000`) into `f`; `key`: it starts a GOP.
+pub(crate) fn video(f: &Fanout, seq: u16, key: bool) {
     let payload: &[u8] = if key { &[0x67, 0x42] } else { &[0x41, 0x9a] };
     f.packet(RtpPacket {
         kind: RtpKind::H264,
@@ -27,7 +28,8 @@ fn video(f: &Fanout, seq: u16, key: bool) {
     });
 }
 
-fn fanout() -> Fanout {
+/// A forwarder whose first session is live (passthrough, no audio).
+pub(crate) fn fanout() -> Fanout {
     let f = Fanout::new("t", 100, Duration::from_millis(500));
     f.session_started(1, Some(VideoMode::Passthrough), false);
     f

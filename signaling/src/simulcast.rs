@@ -272,6 +272,10 @@ impl VideoPath {
     }
 }
 
+#[cfg(test)]
+#[path = "simulcast_tests.rs"]
+mod tests;
+
 /// A NACKed outgoing sequence number → the packet to send again, rewritten as first sent.
 pub(crate) fn retransmit(layers: &LayerSet, shared: &ViewerLayer, seq: u16) -> Option<Packet> {
     let (layer, layer_seq, ts_shift) = shared.splice.lock().nack(seq)?;
