@@ -70,10 +70,43 @@ impl Engine {
     }
 
     /// Starts an engine on an existing data dir (e.g. to test a restart).
+    ///
+    /// The ports come from [`free_port`], which releases them before the engine binds: another
+    /// test process may take one in between. An engine that exits because a port is taken is
+    /// started again on fresh ports (at most three times); any other failure is returned.
     pub async fn start_in(
-        data_dir: tempfile::TempDir,
+        mut data_dir: tempfile::TempDir,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        const ATTEMPTS: u32 = 3;
+        for attempt in 1..=ATTEMPTS {
+            let mut engine = Self::spawn(data_dir, env)?;
+            match engine.wait_ready().await {
+                Ok(()) => {
+                    engine.read_admin_key(env)?;
+                    return Ok(engine);
+                }
+                Err(e) if attempt < ATTEMPTS && engine.log().contains("Address already in use") => {
+                    eprintln!("showroom: a port was taken before the engine bound it ({e:#}); retrying on fresh ports");
+                    data_dir = engine.stop();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn read_admin_key(&mut self, env: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.admin_key = match env.iter().find(|(k, _)| *k == "SHOWROOM_ADMIN_KEY") {
+            Some((_, v)) => v.to_string(),
+            None => std::fs::read_to_string(self.data_dir.path().join("admin_key"))?
+                .trim()
+                .to_owned(),
+        };
+        Ok(())
+    }
+
+    fn spawn(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let (http_port, rtmp_port) = (free_port(), free_port());
         let log_path = data_dir.path().join(format!("engine-{http_port}.log"));
         let log = std::fs::File::create(&log_path)?;
@@ -106,7 +139,7 @@ impl Engine {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
-        let mut engine = Self {
+        Ok(Self {
             child,
             http_port,
             rtmp_port,
@@ -114,15 +147,7 @@ impl Engine {
             data_dir,
             log_path,
             http,
-        };
-        engine.wait_ready().await?;
-        engine.admin_key = match env.iter().find(|(k, _)| *k == "SHOWROOM_ADMIN_KEY") {
-            Some((_, v)) => v.to_string(),
-            None => std::fs::read_to_string(engine.data_dir.path().join("admin_key"))?
-                .trim()
-                .to_owned(),
-        };
-        Ok(engine)
+        })
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
