@@ -5,6 +5,7 @@
 # run; `uptime` recorded before every run; medians per path at the end.
 #   cargo build --release -p showroom-benches --bin commerce_server --bin commerce_flash_burst
 #   benches/scripts/flash_burst.sh [ROUNDS=3] [ATTEMPTS=5000] [STOCK=100] [CONCURRENCY=256]
+# WARM=1 passes --warm-connections to the load tool (keep-alive connections opened before the clock).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh" flash_burst
@@ -43,7 +44,7 @@ one_run() { # PATH_NAME [--redis URL]
   [ -n "$url" ] || { echo "commerce_server did not start" >&2; cat "$WORK/server.err" >&2; kill "$spid"; exit 1; }
   echo "[$name] uptime: $(uptime)" | tee -a "$OUT/log"
   "$BIN/commerce_flash_burst" --url "$url" --stream s1 --admin-key bench-admin --attempts "$ATTEMPTS" \
-    --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" | sed "s/^/[$name] /" | tee -a "$OUT/log"
+    --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" ${WARM:+--warm-connections} 2>&1 | sed "s/^/[$name] /" | tee -a "$OUT/log"
   kill "$spid"; wait "$spid" 2>/dev/null || true
 }
 

@@ -3,7 +3,12 @@
 //! through the API and, with `--db`, by counting the sale's order rows in PostgreSQL.
 //!
 //! `commerce_flash_burst --url http://127.0.0.1:PORT --stream s1 --admin-key K
-//!   [--attempts 5000] [--stock 100] [--concurrency 256] [--runs 1] [--db postgres://...]`
+//!   [--attempts 5000] [--stock 100] [--concurrency 256] [--runs 1] [--db postgres://...]
+//!   [--warm-connections]`
+//!
+//! `--warm-connections` opens the `concurrency` keep-alive connections before the clock starts
+//! (buyers whose page already talks to the shop), so the first wave does not also pay for TCP
+//! connection setup; without it every one of the first `concurrency` attempts opens one.
 //!
 //! Each run is a fresh sale (tokens are issued before the clock starts); with `--runs N` the
 //! last line gives the medians.
@@ -68,6 +73,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens `n` keep-alive connections to the server (concurrent requests each need their own),
+/// left idle in the client's pool for the burst. Any answer keeps its connection (a 404 here).
+async fn warm(http: &reqwest::Client, url: &str, n: usize) {
+    let reqs = (0..n).map(|_| http.get(format!("{url}/warm-up")).send());
+    let opened = futures::future::join_all(reqs)
+        .await
+        .into_iter()
+        .filter(|r| r.is_ok())
+        .count();
+    eprintln!("warm-up: {opened} of {n} connections opened before the burst");
+}
+
 async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
     let url = arg("--url", "http://127.0.0.1:8080");
     let stream = arg("--stream", "s1");
@@ -109,6 +126,9 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
         tokens.push(t["token"].as_str().unwrap_or_default().to_owned());
     }
     let buy_url = Arc::new(format!("{api}/streams/{stream}/flash-sales/{sid}/purchase"));
+    if std::env::args().any(|a| a == "--warm-connections") {
+        warm(&http, &url, conc).await;
+    }
     let gate = Arc::new(tokio::sync::Semaphore::new(conc));
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(attempts);
