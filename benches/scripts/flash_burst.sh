@@ -17,7 +17,9 @@ chown postgres:postgres "$WORK"
 as_pg() { setpriv --reuid=postgres --regid=postgres --clear-groups -- env HOME=/tmp "$@"; }
 as_pg /usr/local/bin/initdb -D "$WORK/pg" -A trust -U postgres --no-sync -E UTF8 >/dev/null
 PGPORT=$(free_port)
-as_pg /usr/local/bin/postgres -D "$WORK/pg" -k "$WORK" -p "$PGPORT" -c listen_addresses=127.0.0.1 \
+# Not through the as_pg function: a backgrounded function is a subshell, and $! would be that
+# subshell, not postgres (the EXIT trap then left PostgreSQL running).
+setpriv --reuid=postgres --regid=postgres --clear-groups -- env HOME=/tmp /usr/local/bin/postgres -D "$WORK/pg" -k "$WORK" -p "$PGPORT" -c listen_addresses=127.0.0.1 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
   >"$WORK/postgres.log" 2>&1 &
 PIDS+=($!)
