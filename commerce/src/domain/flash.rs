@@ -770,24 +770,16 @@ impl Commerce {
         })
     }
 
+    /// The order an Idempotency-Key of this user already produced, if any.
     async fn existing_order(
         &self,
         user_id: &str,
         key: &str,
     ) -> Result<Option<String>, CommerceError> {
-        with_pool!(self.db, |p| {
-            let r = sqlx::query(
-                "SELECT result FROM commerce_idempotency WHERE user_id = $1 AND idem_key = $2",
-            )
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(p)
-            .await?;
-            Ok(match r {
-                Some(r) => r.try_get::<Option<String>, _>("result")?,
-                None => None,
-            })
-        })
+        Ok(self
+            .key_use(user_id, key)
+            .await?
+            .and_then(|(_, order)| order))
     }
 }
 
