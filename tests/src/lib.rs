@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
+/// Holds the machine for one test: tests of one binary that take this guard run one at a time.
+///
+/// cargo runs the test binaries one after another and the tests inside one binary on
+/// `--test-threads` threads, so a test that holds the guard while every other test of its file
+/// takes it too has the whole machine. For tests whose checks are timing checks against real
+/// time (the LL-HLS checker's part cadence, a real-time 1080p transcode): on 2 cores, a second
+/// real-time encode beside them starves both.
+pub async fn alone() -> tokio::sync::MutexGuard<'static, ()> {
+    static MACHINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    MACHINE.lock().await
+}
+
 /// A free TCP port on 127.0.0.1 (bound once, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -131,6 +131,8 @@ async fn probe(
 /// by benches/scripts/abr_ladder.py, not asserted by a test).
 #[tokio::test]
 async fn abr_1080p_publish_every_rendition_decodes_aligned() -> anyhow::Result<()> {
+    // The issue asks for this publish "on its own": no other test of this file runs beside it.
+    let _alone = showroom_tests::alone().await;
     let engine = Engine::start_with(&[("SHOWROOM_ABR__MAX_LAG_MS", "60000")]).await?;
     let opts = FfmpegPublish {
         size: "1920x1080",
@@ -249,6 +251,9 @@ async fn abr_1080p_publish_every_rendition_decodes_aligned() -> anyhow::Result<(
 /// media playlist (EXT-X-RENDITION-REPORT, blocking reload and preload hints per rendition).
 #[tokio::test]
 async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
+    // Part-cadence checks against real time: a 1080p transcode beside it starved the source
+    // publisher on a 2-core CI machine (part inter-arrival jitter 904 ms).
+    let _alone = showroom_tests::alone().await;
     let ladder = "[{name=\"360p\",height=360,bitrate_kbps=400,max_fps=30},\
                   {name=\"240p\",height=240,bitrate_kbps=200,max_fps=30}]";
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", ladder)]).await?;
@@ -295,6 +300,7 @@ async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
 /// An empty ladder is passthrough only: no transcode runs, one variant.
 #[tokio::test]
 async fn abr_empty_ladder_is_passthrough() -> anyhow::Result<()> {
+    let _alone = showroom_tests::alone().await;
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", "[]")]).await?;
     let opts = FfmpegPublish {
         size: "854x480",

@@ -115,6 +115,8 @@ fn assert_h264_aac(streams: &[Value], width: u64, height: u64) {
 }
 
 async fn ffmpeg_conformance(bframes: u32) -> anyhow::Result<()> {
+    // The checker times part arrivals against real time: one real-time publish at a time.
+    let _alone = showroom_tests::alone().await;
     let engine = Engine::start().await?;
     let s = engine
         .create_stream(&format!("checker bf{bframes}"))
@@ -164,6 +166,7 @@ async fn llhls_check_passes_ffmpeg_with_bframes() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn rtmp2sink_publish_advances_playlist_and_probes() -> anyhow::Result<()> {
+    let _alone = showroom_tests::alone().await;
     let engine = Engine::start().await?;
     let s = engine.create_stream("rtmp2sink").await?;
     let key = s["stream_key"].as_str().context("stream_key")?;
