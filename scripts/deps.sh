@@ -52,6 +52,14 @@ if [ "${1:-run}" != "run" ] && ! python3 -c 'import moto.server' 2>/dev/null; th
     || $sudo python3 -m pip install -q --break-system-packages 'moto[server]==5.2.1'
 fi
 
+# s3s-fs: a second, independent S3 server for the same tests (crates.io; built once, ~5 min).
+S3S_FS_VERSION=0.14.1  # tests/src/services.rs S3S_FS_VERSION
+if [ "${1:-run}" != "run" ] && command -v cargo >/dev/null \
+  && ! s3s-fs --version 2>/dev/null | grep -q " $S3S_FS_VERSION\$"; then
+  echo "deps: installing s3s-fs $S3S_FS_VERSION (cargo install)"
+  cargo install -q --locked --features binary "s3s-fs@$S3S_FS_VERSION"
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "deps: cargo not found: install a Rust toolchain (1.95 or newer) with rustup first" >&2
   exit 1

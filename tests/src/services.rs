@@ -225,16 +225,28 @@ impl Drop for Postgres {
     }
 }
 
-/// An S3-compatible server: `moto` (Python, `moto[server]`) on 127.0.0.1, in-memory, killed on
-/// drop. It is set up with one bucket and one IAM user whose key may do `s3:*`; from then on it
-/// checks every request's SigV4 signature (a wrong secret gets `SignatureDoesNotMatch`).
+/// An S3-compatible server on 127.0.0.1, killed on drop, that checks every request's SigV4
+/// signature (a wrong secret gets `SignatureDoesNotMatch`). Two independent implementations:
+/// - [`S3::start`]: `moto` (Python, `moto[server]`), in-memory, set up with one bucket and one
+///   IAM user whose key may do `s3:*`;
+/// - [`S3::start_s3s_fs`]: `s3s-fs` (Rust, the `s3s` project's file-system server), one key
+///   pair given on its command line.
 pub struct S3 {
     child: Child,
     pub port: u16,
     pub bucket: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// The key prefix the engine records under on this server. moto refuses the signature of
+    /// a `/` in a list query (boto3 is refused too; see docs/recording.md), so it gets `rec-`;
+    /// s3s-fs gets the engine's default, `recordings/`.
+    pub prefix: String,
+    /// s3s-fs's data directory.
+    _root: Option<tempfile::TempDir>,
 }
+
+/// The s3s-fs release `scripts/deps.sh test` installs (`cargo install`).
+pub const S3S_FS_VERSION: &str = "0.14.1";
 
 fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
@@ -337,7 +349,78 @@ impl S3 {
             bucket: bucket.to_owned(),
             access_key_id: xml_text(&key, "AccessKeyId").context("no AccessKeyId")?,
             secret_access_key: xml_text(&key, "SecretAccessKey").context("no SecretAccessKey")?,
+            prefix: "rec-".to_owned(),
+            _root: None,
         })
+    }
+
+    /// `s3s-fs` with one key pair, storing under a temporary directory; `bucket` is created
+    /// through a signed request (boto3).
+    pub async fn start_s3s_fs(bucket: &str) -> anyhow::Result<Self> {
+        require_tool("s3s-fs").with_context(|| {
+            format!("cargo install s3s-fs@{S3S_FS_VERSION} --features binary --locked (scripts/deps.sh test)")
+        })?;
+        let root = tempfile::tempdir()?;
+        let port = crate::free_port();
+        let (access_key_id, secret_access_key) = ("showroom-test", "s3s-fs-secret-key");
+        let mut child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                access_key_id,
+                "--secret-key",
+                secret_access_key,
+            ])
+            .arg(root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning s3s-fs")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                kill(&mut child);
+                bail!("s3s-fs did not start on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let s3 = Self {
+            child,
+            port,
+            bucket: bucket.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            prefix: "recordings/".to_owned(),
+            _root: Some(root),
+        };
+        s3.boto3("s.create_bucket(Bucket=sys.argv[4])\n", &[])?;
+        Ok(s3)
+    }
+
+    /// Runs `body` with `s` a boto3 S3 client signed with this server's key, and
+    /// `sys.argv[4]` the bucket, `sys.argv[5..]` = `args`; its standard output.
+    fn boto3(&self, body: &str, args: &[&str]) -> anyhow::Result<String> {
+        let script = format!(
+            "import boto3,sys\n\
+             s=boto3.client('s3',endpoint_url=sys.argv[1],aws_access_key_id=sys.argv[2],\
+             aws_secret_access_key=sys.argv[3],region_name='us-east-1')\n{body}"
+        );
+        let out = Command::new("python3")
+            .args(["-c", &script])
+            .args([
+                &self.endpoint(),
+                &self.access_key_id,
+                &self.secret_access_key,
+                &self.bucket,
+            ])
+            .args(args)
+            .output()
+            .context("python3 boto3")?;
+        if !out.status.success() {
+            bail!("boto3: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     pub fn endpoint(&self) -> String {
@@ -354,39 +437,21 @@ impl S3 {
             ("SECRET_ACCESS_KEY", secret.to_owned()),
             ("PATH_STYLE", "true".to_owned()),
             ("KEEP_LOCAL", keep_local.to_string()),
-            // No `/` in the prefix: moto checks the signature of a `/` in a list query
-            // unencoded (boto3 is refused too); see docs/recording.md.
-            ("PREFIX", "rec-".to_owned()),
+            ("PREFIX", self.prefix.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (format!("SHOWROOM_RECORDING__S3__{k}"), v))
         .collect()
     }
 
-    /// Every key under `prefix`, listed by another client (boto3, which moto depends on); a
-    /// trailing `/` is filtered here, not asked (see above).
+    /// Every key under `prefix`, listed by another client (boto3, which moto depends on). The
+    /// listing asks for the prefix without a trailing `/` and filters here (moto, see above).
     pub fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
-        let script = "import boto3,sys\n\
-             s=boto3.client('s3',endpoint_url=sys.argv[1],aws_access_key_id=sys.argv[2],\
-             aws_secret_access_key=sys.argv[3],region_name='us-east-1')\n\
-             for page in s.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[4],Prefix=sys.argv[5].rstrip('/')):\n\
+        let body = "for page in s.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[4],Prefix=sys.argv[5].rstrip('/')):\n\
              \x20   for o in page.get('Contents',[]):\n\
              \x20       if o['Key'].startswith(sys.argv[5]): print(o['Key'])\n";
-        let out = Command::new("python3")
-            .args(["-c", script])
-            .args([
-                &self.endpoint(),
-                &self.access_key_id,
-                &self.secret_access_key,
-                &self.bucket,
-                prefix,
-            ])
-            .output()
-            .context("python3 boto3")?;
-        if !out.status.success() {
-            bail!("boto3 list: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        Ok(self
+            .boto3(body, &[prefix])?
             .lines()
             .map(str::to_owned)
             .collect())

@@ -1,5 +1,5 @@
 //! Recordings in S3-compatible storage, with real clients: ffmpeg publishes over RTMP, drops and
-//! reconnects; every finished file goes to a real S3 server (moto, checking SigV4 signatures)
+//! reconnects; every finished file goes to a real S3 server (moto and s3s-fs, both checking SigV4)
 //! and the local copies are deleted (`keep_local = false`); ffmpeg replays the VOD served from
 //! the bucket, from this engine and from a second engine with an empty data dir on the same
 //! PostgreSQL; deleting the stream deletes every object; a wrong secret is refused, logged, and
@@ -47,7 +47,17 @@ fn decode(url: &str) -> anyhow::Result<f64> {
 
 #[tokio::test]
 async fn recordings_go_to_s3_and_replay_from_there_on_any_engine() -> anyhow::Result<()> {
-    let s3 = S3::start("showroom-rec").await?;
+    round_trip(S3::start("showroom-rec").await?).await
+}
+
+/// The same on a second, independent S3 implementation, with the engine's default key prefix
+/// (`recordings/`: a `/` in every list query, which moto cannot check).
+#[tokio::test]
+async fn recordings_round_trip_on_s3s_fs_with_the_default_prefix() -> anyhow::Result<()> {
+    round_trip(S3::start_s3s_fs("showroom-rec").await?).await
+}
+
+async fn round_trip(s3: S3) -> anyhow::Result<()> {
     let pg = Postgres::start()?;
     let mut env: Vec<(String, String)> = s3.engine_env(&s3.secret_access_key, false);
     env.push(("SHOWROOM_DATABASE__URL".into(), pg.url()));
@@ -88,7 +98,7 @@ async fn recordings_go_to_s3_and_replay_from_there_on_any_engine() -> anyhow::Re
     );
 
     // Every file reaches the bucket, and the local copies go (the index stays).
-    let prefix = format!("rec-{id}/");
+    let prefix = format!("{}{id}/", s3.prefix);
     let local = engine.data_dir.path().join("recordings").join(&id);
     let deadline = Instant::now() + Duration::from_secs(60);
     let keys = loop {
@@ -189,7 +199,15 @@ async fn recordings_go_to_s3_and_replay_from_there_on_any_engine() -> anyhow::Re
 
 #[tokio::test]
 async fn a_wrong_secret_is_refused_logged_and_the_recording_stays_local() -> anyhow::Result<()> {
-    let s3 = S3::start("showroom-rec").await?;
+    wrong_secret(S3::start("showroom-rec").await?).await
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_by_s3s_fs_too() -> anyhow::Result<()> {
+    wrong_secret(S3::start_s3s_fs("showroom-rec").await?).await
+}
+
+async fn wrong_secret(s3: S3) -> anyhow::Result<()> {
     let env = s3.engine_env("not-the-secret", false);
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut engine = Engine::start_with(&env_ref).await?;
@@ -211,7 +229,7 @@ async fn a_wrong_secret_is_refused_logged_and_the_recording_stays_local() -> any
         "{log}"
     );
     ensure!(log.contains("SignatureDoesNotMatch"), "{log}");
-    ensure!(s3.list(&format!("rec-{id}"))?.is_empty());
+    ensure!(s3.list(&format!("{}{id}", s3.prefix))?.is_empty());
     // Nothing was lost: the segments are still on disk and the replay plays.
     let local = engine.data_dir.path().join("recordings").join(&id);
     let m4s = local_files(&local, "m4s").len();
@@ -230,17 +248,26 @@ async fn a_wrong_secret_is_refused_logged_and_the_recording_stays_local() -> any
 /// stream empties its prefix.
 #[tokio::test]
 async fn the_retention_sweep_and_deletion_apply_to_the_bucket() -> anyhow::Result<()> {
+    sweep(S3::start("sweep").await?).await
+}
+
+#[tokio::test]
+async fn the_retention_sweep_applies_to_an_s3s_fs_bucket() -> anyhow::Result<()> {
+    sweep(S3::start_s3s_fs("sweep").await?).await
+}
+
+async fn sweep(s3: S3) -> anyhow::Result<()> {
     use showroom_pipelines::record::{Recordings, S3Config};
     use std::time::SystemTime;
 
-    let s3 = S3::start("sweep").await?;
+    let p = s3.prefix.clone();
     let root = tempfile::tempdir()?;
     let config = S3Config {
         endpoint: s3.endpoint(),
         bucket: s3.bucket.clone(),
         access_key_id: s3.access_key_id.clone(),
         secret_access_key: s3.secret_access_key.clone(),
-        prefix: "rec-".into(),
+        prefix: p.clone(),
         path_style: true,
         ..Default::default()
     };
@@ -261,7 +288,7 @@ async fn the_retention_sweep_and_deletion_apply_to_the_bucket() -> anyhow::Resul
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let keys = s3.list("rec-")?;
+        let keys = s3.list(&p)?;
         let local = local_files(root.path(), "m4s");
         if keys.len() == 6 && local.is_empty() {
             break;
@@ -288,20 +315,20 @@ async fn the_retention_sweep_and_deletion_apply_to_the_bucket() -> anyhow::Resul
         swept.bytes >= 4000 && !swept.streams.contains(&"busy".to_owned()),
         "{swept:?}"
     );
-    ensure!(s3.list("rec-busy/")?.len() == 2);
+    ensure!(s3.list(&format!("{p}busy/"))?.len() == 2);
     // Next month everything but the busy stream is expired.
     let later = now + Duration::from_secs(31 * 86_400);
     recordings
         .sweep_remote(later, Some(Duration::from_secs(30 * 86_400)), 0, &busy)
         .await?;
-    let left = s3.list("rec-")?;
+    let left = s3.list(&p)?;
     ensure!(
-        left.iter().all(|k| k.starts_with("rec-busy/")) && left.len() == 2,
+        left.iter().all(|k| k.starts_with(&format!("{p}busy/"))) && left.len() == 2,
         "{left:#?}"
     );
     // Deleting the stream deletes its objects.
     ensure!(recordings.delete("busy").await?);
-    ensure!(s3.list("rec-")?.is_empty());
+    ensure!(s3.list(&p)?.is_empty());
     Ok(())
 }
 
@@ -309,10 +336,20 @@ async fn the_retention_sweep_and_deletion_apply_to_the_bucket() -> anyhow::Resul
 /// a missing key, delete.
 #[tokio::test]
 async fn the_s3_client_pages_through_a_listing() -> anyhow::Result<()> {
+    pages(S3::start("pages").await?).await
+}
+
+/// The same against s3s-fs, under a prefix with a `/` in it.
+#[tokio::test]
+async fn the_s3_client_pages_through_an_s3s_fs_listing() -> anyhow::Result<()> {
+    pages(S3::start_s3s_fs("pages").await?).await
+}
+
+async fn pages(s3: S3) -> anyhow::Result<()> {
     use showroom_pipelines::record::s3::S3Client;
     use showroom_pipelines::record::S3Config;
 
-    let s3 = S3::start("pages").await?;
+    let p = s3.prefix.clone();
     let client = S3Client::new(&S3Config {
         endpoint: s3.endpoint(),
         bucket: s3.bucket.clone(),
@@ -326,28 +363,31 @@ async fn the_s3_client_pages_through_a_listing() -> anyhow::Result<()> {
     for i in 0..5 {
         let body = format!("object {i}");
         client
-            .put_object(&format!("p-{i}/data.txt"), body.into(), "text/plain")
+            .put_object(&format!("{p}p-{i}/data.txt"), body.into(), "text/plain")
             .await?;
     }
-    client.put_object("other", "x".into(), "text/plain").await?;
-    let listed = client.list("p-").await?;
+    client
+        .put_object(&format!("{p}other"), "x".into(), "text/plain")
+        .await?;
+    let listed = client.list(&format!("{p}p-")).await?;
     let keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
-    ensure!(
-        keys == [
-            "p-0/data.txt",
-            "p-1/data.txt",
-            "p-2/data.txt",
-            "p-3/data.txt",
-            "p-4/data.txt"
-        ],
-        "{keys:?}"
-    );
+    let want: Vec<String> = (0..5).map(|i| format!("{p}p-{i}/data.txt")).collect();
+    ensure!(keys == want, "{keys:?}");
     ensure!(listed.iter().all(|o| o.size == 8));
-    ensure!(s3.list("p-")?.len() == 5, "boto3 sees the same");
-    let got = client.get_bytes("p-3/data.txt").await?.context("p-3")?;
+    ensure!(
+        s3.list(&format!("{p}p-"))?.len() == 5,
+        "boto3 sees the same"
+    );
+    let got = client
+        .get_bytes(&format!("{p}p-3/data.txt"))
+        .await?
+        .context("p-3")?;
     ensure!(&got[..] == b"object 3");
-    ensure!(client.get_bytes("p-9/data.txt").await?.is_none());
-    client.delete_object("p-3/data.txt").await?;
-    ensure!(client.list("p-").await?.len() == 4);
+    ensure!(client
+        .get_bytes(&format!("{p}p-9/data.txt"))
+        .await?
+        .is_none());
+    client.delete_object(&format!("{p}p-3/data.txt")).await?;
+    ensure!(client.list(&format!("{p}p-")).await?.len() == 4);
     Ok(())
 }
