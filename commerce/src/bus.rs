@@ -8,7 +8,7 @@
 use crate::error::CommerceError;
 use crate::events::Event;
 use crate::Commerce;
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,13 +16,14 @@ use tokio::sync::broadcast;
 
 const CHANNEL_PREFIX: &str = "showroom:commerce:";
 
-/// One event ready for the wire: its seq and its serialised `event` frame (built once).
+/// One event ready for the wire: its seq and its whole `event` WebSocket frame (header and
+/// JSON, built once: a server frame is unmasked, so every subscriber gets the same bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct Delivered {
     pub seq: u64,
     /// Private events go to this user only.
     pub to: Option<String>,
-    pub frame: Utf8Bytes,
+    pub wire: Bytes,
 }
 
 impl Delivered {
@@ -30,12 +31,12 @@ impl Delivered {
         Self {
             seq: ev.seq,
             to: ev.to.clone(),
-            frame: event_frame(ev),
+            wire: crate::transport::ws_conn::text_frame(event_json(ev).as_bytes()),
         }
     }
 }
 
-pub(crate) fn event_frame(ev: &Event) -> Utf8Bytes {
+fn event_json(ev: &Event) -> String {
     #[derive(serde::Serialize)]
     struct Frame<'a> {
         v: u32,
@@ -44,18 +45,18 @@ pub(crate) fn event_frame(ev: &Event) -> Utf8Bytes {
         #[serde(flatten)]
         ev: &'a Event,
     }
-    let s = serde_json::to_string(&Frame {
+    serde_json::to_string(&Frame {
         v: 1,
         ty: "event",
         ev,
     })
-    .unwrap_or_default();
-    Utf8Bytes::from(s)
+    .unwrap_or_default()
 }
 
-/// A stream's local fan-out point.
+/// A stream's local fan-out point: the broadcast its WebSocket fan-out shards read.
 pub(crate) struct Hub {
     pub tx: broadcast::Sender<Delivered>,
+    pub fanout: crate::transport::fanout::Fanout,
     last: tokio::sync::Mutex<u64>,
 }
 
@@ -155,8 +156,10 @@ impl Commerce {
         let head = self.db.head_seq(stream_id).await?;
         let mut hubs = self.bus.hubs.lock();
         let hub = hubs.entry(stream_id.to_owned()).or_insert_with(|| {
+            let tx = broadcast::channel(self.cfg.send_queue.max(16)).0;
             Arc::new(Hub {
-                tx: broadcast::channel(self.cfg.send_queue.max(16)).0,
+                fanout: crate::transport::fanout::Fanout::start(&tx, head),
+                tx,
                 last: tokio::sync::Mutex::new(head),
             })
         });

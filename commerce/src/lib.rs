@@ -12,7 +12,9 @@
 //!                                                  │  + event row (per-stream seq, stamp)
 //!                                                  ▼ after commit
 //!                               bus (in-process, or Redis PUBLISH) ─▶ per-stream hub (orders,
-//!                               fills gaps from the event table) ─▶ bounded queue per socket
+//!                               fills gaps from the event table) ─▶ fan-out shard per core:
+//!                               one pre-built frame written to each socket, bounded queue per
+//!                               socket for what it does not take at once
 //! ```
 //!
 //! **Time model.** Every event is stamped with the stream clock at the moment it is caused

@@ -6,27 +6,32 @@ use crate::auth::{Actor, Role};
 use crate::bus::Delivered;
 use crate::error::CommerceError;
 use crate::ratelimit::TokenBucket;
+use crate::transport::fanout::Shard;
 use crate::transport::wire::{self, Inbound};
+use crate::transport::ws_conn::{Conn, ConnIo};
+use crate::transport::ws_upgrade;
 use crate::Commerce;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use futures::SinkExt;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{broadcast, mpsc};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
 
 /// Hard transport limit: frames above this close the socket (tungstenite); frames above
 /// `max_frame_bytes` but below this get an error frame.
 const HARD_FRAME_LIMIT: usize = 1 << 20;
 const REPLAY_PAGE: u64 = 500;
 /// Read chunk per socket. tungstenite zero-fills its read buffer up to this size before every
-/// read attempt, including the ones that find nothing (each wake of the session polls the
-/// socket): at its 128 KiB default that memset was over half the server's CPU with 10,000
-/// subscribers, and 1.3 GB resident. Client frames are small; larger ones (up to the hard
-/// limit) still arrive, the buffer grows for them.
+/// read attempt, including the ones that find nothing: at its 128 KiB default that memset was
+/// over half the server's CPU with 10,000 subscribers, and 1.3 GB resident. Client frames are
+/// small; larger ones (up to the hard limit) still arrive, the buffer grows for them.
 const READ_CHUNK: usize = 4096;
 
 /// Query of `/ws/{id}`.
@@ -43,13 +48,19 @@ pub async fn ws_handler(
     State(shop): State<Arc<Commerce>>,
     Path(stream_id): Path<String>,
     Query(params): Query<WsParams>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    req: Request,
 ) -> Response {
     let bearer = params
         .token
         .clone()
-        .or_else(|| crate::transport::rest::bearer(&headers).map(str::to_owned));
+        .or_else(|| crate::transport::rest::bearer(req.headers()).map(str::to_owned));
+    let (switching, on_upgrade) = match ws_upgrade::upgrade(req) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::info!(stream_id, reason = e.0, "refused websocket upgrade");
+            return e.into_response();
+        }
+    };
     let actor = match bearer {
         Some(t) => match shop.authenticate(&t) {
             Ok(a) => a,
@@ -69,16 +80,17 @@ pub async fn ws_handler(
     if let Err(e) = known {
         return crate::transport::rest::ApiError(e).into_response();
     }
-    let hard = HARD_FRAME_LIMIT.max(shop.cfg.max_frame_bytes * 2);
-    ws.max_message_size(hard)
-        .max_frame_size(hard)
-        .read_buffer_size(READ_CHUNK)
-        .on_upgrade(move |socket| async move {
-            let user = actor.user_id.clone();
-            if let Err(e) = session(shop, socket, actor, stream_id.clone(), params.since).await {
-                tracing::info!(stream_id, user, error = %e, "websocket session ended");
-            }
-        })
+    tokio::spawn(async move {
+        let user = actor.user_id.clone();
+        let r = match ws_upgrade::tcp_stream(on_upgrade).await {
+            Ok((tcp, pre)) => session(shop, tcp, pre, actor, stream_id.clone(), params.since).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::info!(stream_id, user, error = %e, "websocket session ended");
+        }
+    });
+    switching
 }
 
 struct Session {
@@ -90,16 +102,6 @@ struct Session {
 }
 
 impl Session {
-    fn visible(&self, to: Option<&str>) -> bool {
-        match to {
-            None => true,
-            // Private events (e.g. orders) also reach the stream's staff: host, moderators, admins.
-            Some(u) => {
-                u == self.actor.user_id || self.actor.role_on(&self.stream_id) >= Role::Moderator
-            }
-        }
-    }
-
     /// Send everything after `self.last` from history (up to the present).
     async fn replay(&mut self, socket: &mut Out) -> Result<(), CommerceError> {
         loop {
@@ -112,24 +114,25 @@ impl Session {
             for ev in page {
                 let d = Delivered::of(&ev);
                 self.last = d.seq;
-                if self.visible(d.to.as_deref()) {
-                    socket.send(d.frame).await?;
+                if socket.conn.visible(d.to.as_deref()) {
+                    socket.conn.push(&[&d.wire]);
                 }
             }
+            socket.drain().await?;
             if n < REPLAY_PAGE {
                 return Ok(());
             }
         }
     }
 
-    /// The reader fell more than `send_queue` events behind the stream (its socket is slow):
-    /// catch it up from history, or, if it is more than `history_len` behind, send `resync`
-    /// (the client reloads state over REST) and go on live from the head.
-    async fn caught_up(&mut self, socket: &mut Out, skipped: u64) -> Result<(), CommerceError> {
+    /// The socket fell more than `send_queue` events behind the stream (it is slow), or the
+    /// fan-out saw a gap: catch it up from history, or, if it is more than `history_len`
+    /// behind, send `resync` (the client reloads state over REST) and go on live from the head.
+    async fn caught_up(&mut self, socket: &mut Out) -> Result<(), CommerceError> {
         let head = self.shop.db.head_seq(&self.stream_id).await?;
         let behind = head.saturating_sub(self.last);
         if behind > self.shop.cfg.history_len {
-            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, skipped, behind,
+            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, behind,
                 last_seq = self.last, "slow websocket reader beyond the kept history; sent resync");
             socket
                 .send(wire::resync(
@@ -140,51 +143,40 @@ impl Session {
             self.last = head;
             Ok(())
         } else {
-            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, skipped, behind,
+            tracing::warn!(stream = %self.stream_id, user = %self.actor.user_id, behind,
                 last_seq = self.last, "slow websocket reader; replaying from history");
             self.replay(socket).await
         }
     }
 
-    async fn live(&mut self, socket: &mut Out, d: Delivered) -> Result<(), CommerceError> {
-        if d.seq <= self.last {
-            return Ok(());
-        }
-        if d.seq > self.last + 1 {
+    /// Hand live events to the stream's fan-out shard from `self.last` on; if the shard has
+    /// already passed that point, replay what it passed first.
+    async fn go_live(&mut self, socket: &mut Out, shard: &Shard) -> Result<(), CommerceError> {
+        while !socket.conn.go_live(self.last, &shard.seq) {
             self.replay(socket).await?;
-            if d.seq <= self.last {
-                return Ok(());
-            }
-        }
-        self.last = d.seq;
-        if self.visible(d.to.as_deref()) {
-            // Queued, not flushed: the caller flushes once per batch of ready events.
-            socket.feed(d.frame).await?;
         }
         Ok(())
     }
 }
 
-/// Events already waiting are written with one flush (one syscall) per batch.
-const BATCH: usize = 64;
-
 /// The socket, with a deadline on every write (`ws_write_timeout_ms`). A client that stops
-/// reading fills its TCP window, then the kernel's and tungstenite's buffers, and a write waits:
-/// past the deadline the session ends and the socket is dropped; the client reconnects with
-/// `since=<last seq>`. Only this socket's task ever waits: the stream's fan-out is a
-/// `broadcast` that never waits for a reader.
+/// reading fills its TCP window, then the kernel's buffers and this socket's queue, and a write
+/// waits: past the deadline the session ends and the socket is closed; the client reconnects
+/// with `since=<last seq>`. Only this socket's task ever waits: the stream's fan-out shards
+/// never wait for a socket.
 struct Out {
-    ws: WebSocket,
+    ws: WebSocketStream<ConnIo>,
+    conn: Arc<Conn>,
     limit: std::time::Duration,
     stream_id: String,
     user: String,
 }
 
 impl Out {
-    fn deadline(
+    fn deadline<E: std::fmt::Display>(
         &self,
         what: &str,
-        r: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
+        r: Result<Result<(), E>, tokio::time::error::Elapsed>,
     ) -> Result<(), CommerceError> {
         match r {
             Ok(r) => r.map_err(|e| CommerceError::Internal(format!("{what}: {e}"))),
@@ -205,32 +197,60 @@ impl Out {
         self.deadline("send", r)
     }
 
-    async fn feed(&mut self, text: Utf8Bytes) -> Result<(), CommerceError> {
-        let r = tokio::time::timeout(self.limit, self.ws.feed(Message::Text(text))).await;
-        self.deadline("send", r)
+    /// Write out what is queued on the socket (fan-out events, replayed events).
+    async fn drain(&mut self) -> Result<(), CommerceError> {
+        let conn = &self.conn;
+        let r =
+            tokio::time::timeout(self.limit, std::future::poll_fn(|cx| conn.poll_drain(cx))).await;
+        self.deadline("write", r)
     }
+}
 
-    async fn flush(&mut self) -> Result<(), CommerceError> {
-        let r = tokio::time::timeout(self.limit, self.ws.flush()).await;
-        self.deadline("flush", r)
+/// Ends the socket on every way out of a session; its shard then drops it.
+struct CloseOnDrop(Arc<Conn>, Arc<Shard>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+        self.1.closed.notify_one();
     }
 }
 
 async fn session(
     shop: Arc<Commerce>,
-    socket: WebSocket,
+    tcp: TcpStream,
+    pre: Bytes,
     actor: Actor,
     stream_id: String,
     since: Option<u64>,
 ) -> Result<(), CommerceError> {
+    let hub = shop.hub(&stream_id).await?;
+    let staff = actor.role_on(&stream_id) >= Role::Moderator;
+    let conn = Arc::new(Conn::new(
+        tcp,
+        actor.user_id.clone(),
+        staff,
+        shop.cfg.send_queue,
+    ));
+    // Added before the head is read, not live yet: nothing committed after this is missed.
+    let shard = hub.fanout.add(conn.clone());
+    let _close = CloseOnDrop(conn.clone(), shard.clone());
+    let hard = HARD_FRAME_LIMIT.max(shop.cfg.max_frame_bytes * 2);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK)
+        .max_message_size(Some(hard))
+        .max_frame_size(Some(hard));
+    let io = ConnIo {
+        conn: conn.clone(),
+        pre,
+    };
     let mut socket = Out {
-        ws: socket,
+        ws: WebSocketStream::from_raw_socket(io, WsRole::Server, Some(config)).await,
+        conn,
         limit: std::time::Duration::from_millis(shop.cfg.ws_write_timeout_ms.max(1)),
         stream_id: stream_id.clone(),
         user: actor.user_id.clone(),
     };
-    let hub = shop.hub(&stream_id).await?;
-    let mut rx = hub.tx.subscribe();
     let mut viewers = shop.watch_viewers(&stream_id);
     let head = shop.db.head_seq(&stream_id).await?;
     socket
@@ -260,32 +280,26 @@ async fn session(
             s.replay(&mut socket).await?;
         }
     }
+    s.go_live(&mut socket, &shard).await?;
     let now = Instant::now();
     let mut conn_bucket = TokenBucket::new(shop.cfg.conn_rate_per_s, shop.cfg.conn_burst, now);
     let (res_tx, mut res_rx) = mpsc::channel::<String>(64);
     let mut strikes = 0u32;
+    let wake = socket.conn.clone();
     loop {
         tokio::select! {
-            // Polled in this order, stopping at the first ready branch: a wake for a new event
-            // (10,000 of them per event on a busy stream) polls only the event queue, not the
-            // socket read side or the command results. A batch drains at most `BATCH` events,
-            // so the socket is polled again between batches.
+            // Live events do not wake this task: the shard writes them. It is woken only when
+            // the socket did not take them at once (drain the queue) or must catch up.
             biased;
-            ev = rx.recv() => match ev {
-                Ok(d) => {
-                    s.live(&mut socket, d).await?;
-                    for _ in 1..BATCH {
-                        match rx.try_recv() {
-                            Ok(d) => s.live(&mut socket, d).await?,
-                            Err(_) => break, // empty, lagged or closed: the next recv() reports it
-                        }
-                    }
-                    socket.flush().await?;
+            _ = wake.wake.notified() => {
+                socket.drain().await?;
+                if let Some(last) = socket.conn.take_catch_up() {
+                    s.last = last;
+                    s.caught_up(&mut socket).await?;
+                    s.go_live(&mut socket, &shard).await?;
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => s.caught_up(&mut socket, n).await?,
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
-            },
-            incoming = socket.ws.recv() => {
+            }
+            incoming = socket.ws.next() => {
                 let Some(msg) = incoming else { return Ok(()) };
                 let msg = msg.map_err(|e| CommerceError::Internal(format!("recv: {e}")))?;
                 let text = match msg {
@@ -296,7 +310,7 @@ async fn session(
                         continue;
                     }
                     Message::Close(_) => return Ok(()),
-                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                 };
                 match handle_frame(&s, &mut conn_bucket, text.as_str(), &res_tx) {
                     None => strikes = 0,

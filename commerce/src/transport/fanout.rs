@@ -1,0 +1,106 @@
+//! A stream's live WebSocket fan-out: one task per shard (as many shards as cores), each
+//! holding a share of the stream's sockets. For each event (or each batch of events already
+//! waiting) a shard writes the event's pre-built frame to each of its sockets in turn, in one
+//! `try_write`/`writev` per socket: one task wake per shard per event instead of one per
+//! subscriber, no per-subscriber framing, no copy.
+//!
+//! A socket that would block gets the rest queued, and its session task drains it
+//! ([`super::ws_conn`]). A socket with more than `send_queue` events queued, or one that
+//! sees a gap, leaves live mode and its session catches up from history, as before.
+
+use super::ws_conn::Conn;
+use crate::bus::Delivered;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{broadcast, Notify};
+
+/// Events written per batch at most (one vectored write per socket per batch).
+const BATCH: usize = 64;
+
+pub(crate) struct Shard {
+    /// Sockets added since the shard's last batch (the shard's own list is its task's).
+    added: Mutex<Vec<Arc<Conn>>>,
+    /// Highest seq this shard has started to hand out (stored before any socket sees it).
+    pub seq: AtomicU64,
+    /// A session ended: drop closed sockets now, not at the next event (a quiet stream).
+    pub closed: Notify,
+}
+
+/// A stream's shards.
+pub(crate) struct Fanout {
+    shards: Vec<Arc<Shard>>,
+    next: AtomicUsize,
+}
+
+impl Fanout {
+    /// One shard per core, each reading the stream's broadcast in its own task.
+    pub fn start(tx: &broadcast::Sender<Delivered>, head: u64) -> Self {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let shards: Vec<Arc<Shard>> = (0..n)
+            .map(|_| {
+                let shard = Arc::new(Shard {
+                    added: Mutex::new(Vec::new()),
+                    seq: AtomicU64::new(head),
+                    closed: Notify::new(),
+                });
+                tokio::spawn(run(shard.clone(), tx.subscribe()));
+                shard
+            })
+            .collect();
+        Self {
+            shards,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Add a socket (not live yet: its session sends hello and replays first); returns its shard.
+    pub fn add(&self, conn: Arc<Conn>) -> Arc<Shard> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        let shard = self.shards[i].clone();
+        shard.added.lock().push(conn);
+        shard
+    }
+}
+
+async fn run(shard: Arc<Shard>, mut rx: broadcast::Receiver<Delivered>) {
+    let mut batch: Vec<Delivered> = Vec::with_capacity(BATCH);
+    let mut conns: Vec<Arc<Conn>> = Vec::new();
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = shard.closed.notified() => {
+                conns.append(&mut shard.added.lock());
+                conns.retain(|c| !c.is_closed());
+                continue;
+            }
+        };
+        match ev {
+            Ok(d) => batch.push(d),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    skipped = n,
+                    "websocket fan-out shard lagged; sockets catch up from history"
+                );
+                conns.append(&mut shard.added.lock());
+                for c in &conns {
+                    c.lagged();
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break, // empty, lagged or closed: the next recv() reports it
+            }
+        }
+        if let Some(d) = batch.last() {
+            shard.seq.fetch_max(d.seq, Ordering::SeqCst);
+        }
+        conns.append(&mut shard.added.lock());
+        conns.retain(|c| c.offer(&batch));
+        batch.clear();
+    }
+}
