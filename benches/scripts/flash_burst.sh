@@ -6,6 +6,8 @@
 #   cargo build --release -p showroom-benches --bin commerce_server --bin commerce_flash_burst
 #   benches/scripts/flash_burst.sh [ROUNDS=3] [ATTEMPTS=5000] [STOCK=100] [CONCURRENCY=256]
 # WARM=1 passes --warm-connections to the load tool (keep-alive connections opened before the clock).
+# RUST_LOG=showroom_commerce::flash_timing=debug makes each server log its winners' stages
+# (kept in $OUT/server-<path>-<n>.err; benches/scripts/flash_timing.py sums them up).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh" flash_burst
@@ -35,7 +37,8 @@ DB=postgres://postgres@127.0.0.1:$PGPORT/postgres
 
 one_run() { # PATH_NAME [--redis URL]
   local name=$1; shift
-  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+  RUN=$((${RUN:-0} + 1))
+  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$WORK/server.out" 2>"$OUT/server-$name-$RUN.err" &
   local spid=$!
   local url=""
   for _ in $(seq 300); do
@@ -43,7 +46,7 @@ one_run() { # PATH_NAME [--redis URL]
     [ -n "$url" ] && break
     sleep 0.1
   done
-  [ -n "$url" ] || { echo "commerce_server did not start" >&2; cat "$WORK/server.err" >&2; kill "$spid"; exit 1; }
+  [ -n "$url" ] || { echo "commerce_server did not start" >&2; cat "$OUT/server-$name-$RUN.err" >&2; kill "$spid"; exit 1; }
   echo "[$name] uptime: $(uptime)" | tee -a "$OUT/log"
   "$BIN/commerce_flash_burst" --url "$url" --stream s1 --admin-key bench-admin --attempts "$ATTEMPTS" \
     --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" ${WARM:+--warm-connections} 2>&1 | sed "s/^/[$name] /" | tee -a "$OUT/log"

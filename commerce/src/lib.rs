@@ -163,6 +163,7 @@ impl Commerce {
             shared_limit,
         });
         bus::spawn_subscriber(&shop);
+        shop.warm_group_commits().await;
         shop.resume_sale_timers().await?;
         Ok(shop)
     }
@@ -221,7 +222,7 @@ where
     J: Send + 'static,
     R: Send + 'static,
     F: Fn(Arc<Commerce>, Vec<J>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Vec<Result<R, CommerceError>>> + Send,
+    Fut: std::future::Future<Output = domain::group_commit::Committed<R>> + Send,
 {
     let weak = weak.clone();
     domain::group_commit::Batcher::spawn(max, move |jobs: Vec<J>| {
@@ -230,10 +231,13 @@ where
         async move {
             match run {
                 Some(f) => f.await,
-                None => domain::group_commit::fail_all(
-                    n,
-                    "group commit",
-                    &CommerceError::Internal("shutting down".into()),
+                None => (
+                    domain::group_commit::fail_all(
+                        n,
+                        "group commit",
+                        &CommerceError::Internal("shutting down".into()),
+                    ),
+                    None,
                 ),
             }
         }

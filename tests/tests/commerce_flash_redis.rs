@@ -265,6 +265,59 @@ async fn redis_failed_batch_commit_answers_every_winner_and_restocks() {
     assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0");
 }
 
+/// SQL stays the truth: when it has fewer units than Redis granted (here set behind Redis's
+/// back), the batch function refuses the whole batch (SQLSTATE SR001, nothing written) and its
+/// winners are written one by one: exactly the units SQL has are sold, the rest are refused
+/// `sold_out`, and Redis's counter is set to 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sql_backstop_when_sql_has_fewer_units() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, _streams, sid, db) = two_shops(&pg, &redis, 8, 1).await;
+    let CommerceDb::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE commerce_flash_sales SET remaining = 3")
+        .execute(pool)
+        .await
+        .unwrap();
+    let results = concurrently(&a, &b, 8, |i, shop| {
+        let cmd = json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":format!("s{i}")});
+        (viewer(shop, &format!("s{i}")), cmd)
+    })
+    .await;
+    let mut sold = 0;
+    for (_, r) in &results {
+        match r {
+            Ok(o) => {
+                assert_eq!(o["status"], json!("paid"));
+                sold += 1;
+            }
+            Err(e) => assert_eq!(e.code(), "sold_out", "{e}"),
+        }
+    }
+    assert_eq!(sold, 3, "only the units SQL had");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        scalar(&db, "SELECT remaining FROM commerce_flash_sales").await,
+        0
+    );
+    let key = format!("showroom:flash:{{{sid}}}:stock");
+    assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0", "drained");
+    let (n, max) = (
+        scalar(&db, "SELECT COUNT(*) FROM commerce_events").await,
+        scalar(&db, "SELECT MAX(seq) FROM commerce_events").await,
+    );
+    assert_eq!(n, max, "sequence without gaps");
+}
+
 /// Per-customer limit across instances and concurrent retries of one key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_customer_limit_and_concurrent_retries() {

@@ -46,6 +46,16 @@ fn arg(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Quiet unless asked: `RUST_LOG=showroom_commerce::flash_timing=debug` prints each flash
+    // winner's stages and each batch's statements (docs/benchmarks.md, "Flash-sale burst").
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let port: u16 = arg("--port").map(|p| p.parse()).transpose()?.unwrap_or(0);
     let stream = arg("--stream").unwrap_or_else(|| "s1".into());
     let key = arg("--key").unwrap_or_else(|| "k1".into());

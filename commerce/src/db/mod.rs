@@ -21,7 +21,49 @@ pub enum CommerceDb {
 pub struct Db {
     pub(crate) pool: CommerceDb,
     gate: Option<Mutex<()>>,
+    /// PostgreSQL connections kept by the group committers (flash winners, settlements).
+    pub(crate) winners_conn: Pinned,
+    pub(crate) settle_conn: Pinned,
 }
+
+/// A PostgreSQL connection kept by one group committer, whose batches run one at a time: its
+/// prepared statements and compiled functions stay warm from one batch to the next (the pool
+/// would hand each batch another connection, each planning the batch functions anew).
+#[derive(Debug, Default)]
+pub(crate) struct Pinned(Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>);
+
+impl Pinned {
+    /// The kept connection (taken from `pool` the first time or after a broken one).
+    pub(crate) async fn get(
+        &self,
+        pool: &sqlx::PgPool,
+    ) -> Result<MutexGuard<'_, Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>, CommerceError>
+    {
+        let mut slot = self.0.lock().await;
+        if slot.is_none() {
+            *slot = Some(pool.acquire().await?);
+        }
+        Ok(slot)
+    }
+}
+
+/// Run `$query` (a `sqlx::query(..)` with its binds) with `fetch_all` on the connection kept in
+/// `$pinned` for `$pool`; a connection that failed other than with a database error (an I/O
+/// error, say) is given up, the next call takes a new one.
+macro_rules! fetch_pinned {
+    ($pinned:expr, $pool:expr, $query:expr) => {{
+        let mut slot = $pinned.get($pool).await?;
+        let res = match slot.as_mut() {
+            Some(c) => $query.fetch_all(&mut **c).await,
+            None => Err(sqlx::Error::PoolClosed),
+        };
+        if matches!(&res, Err(e) if !matches!(e, sqlx::Error::Database(_))) {
+            *slot = None;
+        }
+        res
+    }};
+}
+pub(crate) use fetch_pinned;
 
 /// Run `$body` with `$pool` bound to the concrete pool (the body is compiled once per backend).
 macro_rules! with_pool {
@@ -85,7 +127,12 @@ impl Db {
             }
         }
         let gate = matches!(pool, CommerceDb::Sqlite(_)).then(|| Mutex::new(()));
-        Ok(Self { pool, gate })
+        Ok(Self {
+            pool,
+            gate,
+            winners_conn: Pinned::default(),
+            settle_conn: Pinned::default(),
+        })
     }
 
     /// Hold this across a write transaction.

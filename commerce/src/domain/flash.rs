@@ -480,6 +480,7 @@ impl Commerce {
             key,
         } = buy;
         let user = actor.user_id.as_str();
+        let t0 = std::time::Instant::now();
         let mut fresh = false;
         let mut seeded = false;
         let (sale, remaining) = loop {
@@ -554,6 +555,7 @@ impl Commerce {
             }
         };
         tracing::debug!(sale_id, user, remaining, "flash reservation taken");
+        let t_reserved = t0.elapsed();
         // Winners only: the ban check and the durable order, group-committed with the other
         // winners waiting; answered after its batch's commit.
         let written = self
@@ -563,8 +565,10 @@ impl Commerce {
                 user_id: user.to_owned(),
                 quantity,
                 key: key.to_owned(),
+                queued: std::time::Instant::now(),
             })
             .await;
+        let t_committed = t0.elapsed();
         let how = match &written {
             Ok(Won::New(..)) => None,
             Err(e) if e.code() == "sold_out" => Some(Release::Drain),
@@ -578,10 +582,22 @@ impl Commerce {
         let order = match written? {
             Won::Existing(order) => order,
             Won::New(draft) => {
-                if let Err(e) = stock.commit(sale_id, user, key, &draft.id).await {
-                    tracing::warn!(sale_id, error = %e, "could not record the idempotency key in redis");
-                }
+                // (The key is recorded in Redis by the batch, after the answers.)
+                let t_key = t0.elapsed();
                 let order = self.settle(&draft, restock(sale_id, quantity)).await?;
+                tracing::debug!(
+                    target: "showroom_commerce::flash_timing",
+                    at_us = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .saturating_sub(t0.elapsed())
+                        .as_micros() as u64,
+                    reserve_us = t_reserved.as_micros() as u64,
+                    batch_us = (t_committed - t_reserved).as_micros() as u64,
+                    key_us = (t_key - t_committed).as_micros() as u64,
+                    settle_us = (t0.elapsed() - t_key).as_micros() as u64,
+                    "flash winner"
+                );
                 if order["status"] == json!("payment_failed") {
                     if let Err(e) = stock
                         .release(sale_id, user, key, quantity, Release::Refund)

@@ -269,6 +269,28 @@ impl FlashStock {
         Ok(())
     }
 
+    /// [`FlashStock::commit`] for several reservations, in one pipeline:
+    /// (sale, user, key, order id) each.
+    pub async fn commit_all(
+        &self,
+        done: &[(String, String, String, String)],
+    ) -> Result<(), CommerceError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (sale_id, user, key, order_id) in done {
+            let [_, _, idem, _] = keys(sale_id);
+            pipe.cmd("HSET")
+                .arg(idem)
+                .arg(field(user, key))
+                .arg(order_id)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
     /// Undo a reservation (see [`Release`]).
     pub async fn release(
         &self,

@@ -9,10 +9,10 @@
 //! written one transaction each, as without batching.
 
 use crate::command::SanctionKind;
-use crate::db::with_pool;
 use crate::db::BeginWrite;
+use crate::db::{fetch_pinned, to_u64, with_pool, CommerceDb};
 use crate::domain::flash::{Sale, Written};
-use crate::domain::group_commit::{fail_all, values};
+use crate::domain::group_commit::{fail_all, values, After, Committed};
 use crate::domain::new_id;
 use crate::domain::orders::OrderDraft;
 use crate::error::CommerceError;
@@ -32,6 +32,8 @@ pub(crate) struct Winner {
     pub user_id: String,
     pub quantity: i64,
     pub key: String,
+    /// When it was handed to the batcher (timing report only).
+    pub queued: std::time::Instant,
 }
 
 /// What a winner's batch did for it.
@@ -66,18 +68,27 @@ fn draft(w: &Winner) -> OrderDraft {
 
 impl Commerce {
     /// The winners' batcher body.
-    pub(crate) async fn commit_winners(
-        self: &Arc<Self>,
-        batch: Vec<Winner>,
-    ) -> Vec<Result<Won, CommerceError>> {
+    pub(crate) async fn commit_winners(self: &Arc<Self>, batch: Vec<Winner>) -> Committed<Won> {
         let n = batch.len();
+        let start = std::time::Instant::now();
+        let waited = batch
+            .iter()
+            .map(|w| start - w.queued)
+            .max()
+            .unwrap_or_default();
         let _g = self.db.write_gate().await;
         match self.winners_tx(&batch).await {
             Ok(Batch::Done(results, events)) => {
                 drop(_g);
-                tracing::debug!(winners = n, "flash winners committed in one transaction");
-                self.publish(events).await;
-                results
+                tracing::debug!(
+                    target: "showroom_commerce::flash_timing",
+                    winners = n,
+                    waited_us = waited.as_micros() as u64,
+                    tx_us = start.elapsed().as_micros() as u64,
+                    "flash winners batch committed"
+                );
+                let after = self.after_winners(&batch, &results, events);
+                (results, Some(after))
             }
             Ok(Batch::Backstop) => {
                 tracing::warn!(
@@ -110,14 +121,50 @@ impl Commerce {
                     );
                 }
                 drop(_g);
-                self.publish(events).await;
-                out
+                let after = self.after_winners(&batch, &out, events);
+                (out, Some(after))
             }
-            Err(e) => fail_all(n, "flash winners", &e),
+            Err(e) => (fail_all(n, "flash winners", &e), None),
         }
     }
 
+    /// After the winners are answered: publish the batch's events, and record each new order
+    /// under its Idempotency-Key in Redis (one pipeline; until then a retry finds the key
+    /// pending in Redis and reads the order from SQL).
+    fn after_winners(
+        self: &Arc<Self>,
+        batch: &[Winner],
+        results: &[Result<Won, CommerceError>],
+        events: Vec<Event>,
+    ) -> After {
+        let keys: Vec<(String, String, String, String)> = batch
+            .iter()
+            .zip(results)
+            .filter_map(|(w, r)| match r {
+                Ok(Won::New(d)) => Some((
+                    w.sale.id.clone(),
+                    w.user_id.clone(),
+                    w.key.clone(),
+                    d.id.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let shop = Arc::clone(self);
+        Box::pin(async move {
+            shop.publish(events).await;
+            if let Some(stock) = &shop.flash_stock {
+                if let Err(e) = stock.commit_all(&keys).await {
+                    tracing::warn!(error = %e, "could not record flash idempotency keys in redis");
+                }
+            }
+        })
+    }
+
     async fn winners_tx(&self, batch: &[Winner]) -> Result<Batch, CommerceError> {
+        if let CommerceDb::Postgres(p) = &self.db.pool {
+            return self.winners_pg(p, batch).await;
+        }
         let drafts: Vec<OrderDraft> = batch.iter().map(draft).collect();
         let provider = self.payments.name();
         let now = crate::now_ms() as i64;
@@ -126,7 +173,11 @@ impl Commerce {
             .map(|w| (w.sale.stream_id.as_str(), self.stamp_now(&w.sale.stream_id)))
             .collect();
         with_pool!(self.db, |p| {
+            let t = std::time::Instant::now();
+            let mut laps: Vec<(&str, u64)> = Vec::new();
+            let mut lap = |name| laps.push((name, t.elapsed().as_micros() as u64));
             let mut tx = p.begin_write().await?;
+            lap("begin");
             // 1. Banned buyers (one query per stream in the batch) get no order.
             let mut by_stream: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
             for w in batch {
@@ -151,6 +202,7 @@ impl Commerce {
                     banned.insert(((*stream).to_owned(), r.try_get("user_id")?), until);
                 }
             }
+            lap("bans");
             let until_of = |w: &Winner| {
                 banned
                     .get(&(w.sale.stream_id.clone(), w.user_id.clone()))
@@ -184,19 +236,14 @@ impl Commerce {
                     ));
                 }
             }
+            lap("keys");
             let mut results: Vec<Option<Result<Won, CommerceError>>> =
                 Vec::with_capacity(batch.len());
             let mut fresh = Vec::new();
             for (i, (w, d)) in batch.iter().zip(&drafts).enumerate() {
                 if let Some(until) = until_of(w) {
                     tracing::info!(stream_id = %w.sale.stream_id, user_id = %w.user_id, "refused: user sanctioned");
-                    results.push(Some(Err(CommerceError::refused(
-                        "banned",
-                        format!(
-                            "you are banned on this stream for {} more seconds",
-                            (until - now) / 1000 + 1
-                        ),
-                    ))));
+                    results.push(Some(Err(banned_for(until - now))));
                     continue;
                 }
                 if claimed.remove(&(w.user_id.clone(), w.key.clone())) {
@@ -210,19 +257,7 @@ impl Commerce {
                     .bind(&w.key)
                     .fetch_one(&mut *tx)
                     .await?;
-                let scope: String = r.try_get("scope")?;
-                let result: Option<String> = r.try_get("result")?;
-                results.push(Some(match result {
-                    _ if scope != d.source => Err(CommerceError::Invalid(format!(
-                        "Idempotency-Key {} was used for a different request ({scope})",
-                        w.key
-                    ))),
-                    Some(o) => Ok(Won::Existing(o)),
-                    None => Err(CommerceError::refused(
-                        "in_progress",
-                        "a request with this Idempotency-Key is still in progress",
-                    )),
-                }));
+                results.push(Some(used(w, d, r.try_get("scope")?, r.try_get("result")?)));
             }
             if !fresh.is_empty() {
                 // 2. The orders.
@@ -250,6 +285,7 @@ impl Commerce {
                 }
                 q.execute(&mut *tx).await?;
             }
+            lap("orders");
             // 3. Per sale: the buyers' counts, then the sale row (hot: taken late).
             let mut per_sale: BTreeMap<&str, (&Sale, BTreeMap<&str, i64>)> = BTreeMap::new();
             for &i in &fresh {
@@ -300,17 +336,188 @@ impl Commerce {
                         json!({ "sale_id": sale_id, "remaining": remaining, "sold": total }),
                     ));
             }
+            lap("counts+sale");
             // 4. One `flash.stock` per sale: one bump of each stream's sequence row.
             let mut events = Vec::new();
             for (stream, evs) in stock_events {
                 events.extend(append_events!(tx, stream, evs));
             }
+            lap("event");
             tx.commit().await?;
+            lap("commit");
+            tracing::debug!(target: "showroom_commerce::flash_timing", ?laps, "flash winners statements");
             let mut out = Vec::with_capacity(batch.len());
             for (r, d) in results.into_iter().zip(drafts) {
                 out.push(r.unwrap_or(Ok(Won::New(d))));
             }
             Ok::<_, CommerceError>(Batch::Done(out, events))
         })
+    }
+}
+
+impl Commerce {
+    /// PostgreSQL: run both batch functions once with nothing in them, on the committers' kept
+    /// connections, so the first real batch does not also plan them.
+    pub(crate) async fn warm_group_commits(&self) {
+        if let CommerceDb::Postgres(p) = &self.db.pool {
+            let warm = async {
+                self.winners_pg(p, &[]).await?;
+                crate::domain::settlements::settle_pg(&self.db.settle_conn, p, &[]).await
+            };
+            if let Err(e) = warm.await {
+                tracing::warn!(error = %e, "group commit functions not warmed up");
+            }
+        }
+    }
+
+    /// PostgreSQL: the whole batch in one round trip (`commerce_flash_winners`, migration 1002),
+    /// run as one statement outside `BEGIN`, i.e. its own transaction.
+    async fn winners_pg(&self, p: &sqlx::PgPool, batch: &[Winner]) -> Result<Batch, CommerceError> {
+        let drafts: Vec<OrderDraft> = batch.iter().map(draft).collect();
+        let now = crate::now_ms() as i64;
+        let stamps: BTreeMap<&str, crate::stamp::Stamp> = batch
+            .iter()
+            .map(|w| (w.sale.stream_id.as_str(), self.stamp_now(&w.sale.stream_id)))
+            .collect();
+        let stamp_of = |w: &Winner| stamps[w.sale.stream_id.as_str()];
+        let col = |f: fn(&Winner, &OrderDraft) -> String| -> Vec<String> {
+            batch.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
+        };
+        let num = |f: fn(&Winner, &OrderDraft) -> i64| -> Vec<i64> {
+            batch.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
+        };
+        let mut items = Vec::with_capacity(batch.len());
+        for d in &drafts {
+            items.push(serde_json::to_string(&d.items).map_err(crate::error::internal)?);
+        }
+        let opt = |f: fn(crate::stamp::Stamp) -> Option<u64>| -> Vec<Option<i64>> {
+            batch
+                .iter()
+                .map(|w| f(stamp_of(w)).map(|v| v as i64))
+                .collect()
+        };
+        let query = sqlx::query(
+            "SELECT i, outcome, a, b, n, seq FROM commerce_flash_winners($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(now)
+        .bind(self.payments.name())
+        .bind(col(|w, _| w.user_id.clone()))
+        .bind(col(|w, _| w.key.clone()))
+        .bind(col(|w, _| w.sale.stream_id.clone()))
+        .bind(col(|w, _| w.sale.id.clone()))
+        .bind(col(|_, d| d.source.clone()))
+        .bind(col(|_, d| d.id.clone()))
+        .bind(items)
+        .bind(num(|_, d| d.total_minor))
+        .bind(col(|_, d| d.currency.clone()))
+        .bind(num(|w, _| w.quantity))
+        .bind(num(|w, _| w.sale.per_customer_limit))
+        .bind(num(|_, d| d.created_ms))
+        .bind(opt(|s| s.epoch))
+        .bind(opt(|s| s.pts_ms))
+        .bind(batch.iter().map(|w| stamp_of(w).pdt_ms as i64).collect::<Vec<_>>());
+        let rows = fetch_pinned!(self.db.winners_conn, p, query);
+        let rows = match rows {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("SR001") => {
+                tracing::debug!(error = %e, "flash winners: SQL refused a reservation");
+                return Ok(Batch::Backstop);
+            }
+            r => r?,
+        };
+        let mut results: Vec<Option<Result<Won, CommerceError>>> =
+            (0..batch.len()).map(|_| None).collect();
+        let mut stock = Vec::new();
+        for r in rows {
+            let i: i32 = r.try_get("i")?;
+            let outcome: String = r.try_get("outcome")?;
+            let a: Option<String> = r.try_get("a")?;
+            let b: Option<String> = r.try_get("b")?;
+            let n: Option<i64> = r.try_get("n")?;
+            if outcome == "stock" {
+                let seq: Option<i64> = r.try_get("seq")?;
+                stock.push((a.unwrap_or_default(), b.unwrap_or_default(), n, seq));
+                continue;
+            }
+            let Some(k) = usize::try_from(i - 1).ok().filter(|&k| k < batch.len()) else {
+                return Err(CommerceError::Internal(format!(
+                    "flash winners: row for winner {i} of {}",
+                    batch.len()
+                )));
+            };
+            let (w, d) = (&batch[k], &drafts[k]);
+            results[k] = Some(match outcome.as_str() {
+                "new" => Ok(Won::New(d.clone())),
+                "banned" => {
+                    tracing::info!(stream_id = %w.sale.stream_id, user_id = %w.user_id, "refused: user sanctioned");
+                    Err(banned_for(n.unwrap_or(now) - now))
+                }
+                _ => used(w, d, a.unwrap_or_default(), b),
+            });
+        }
+        // One `flash.stock` event per sale with new orders (numbered by the function).
+        let mut events = Vec::with_capacity(stock.len());
+        for (sale_id, stream, remaining, seq) in stock {
+            let sold: i64 = batch
+                .iter()
+                .zip(&results)
+                .filter(|(w, r)| w.sale.id == sale_id && matches!(r, Some(Ok(Won::New(_)))))
+                .map(|(w, _)| w.quantity)
+                .sum();
+            let Some(stamp) = stamps.get(stream.as_str()).copied() else {
+                return Err(CommerceError::Internal(format!(
+                    "flash winners: event for stream {stream} not in the batch"
+                )));
+            };
+            events.push(Event {
+                seq: to_u64(seq.unwrap_or(0)),
+                kind: "flash.stock".into(),
+                actor: None,
+                to: None,
+                stamp,
+                data: json!({ "sale_id": sale_id, "remaining": remaining.unwrap_or(0), "sold": sold }),
+                stream_id: stream,
+            });
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for r in results {
+            out.push(r.unwrap_or_else(|| {
+                Err(CommerceError::Internal(
+                    "flash winners: no outcome for a winner".into(),
+                ))
+            }));
+        }
+        Ok(Batch::Done(out, events))
+    }
+}
+
+/// A winner whose buyer is banned for `left_ms` more.
+fn banned_for(left_ms: i64) -> CommerceError {
+    CommerceError::refused(
+        "banned",
+        format!(
+            "you are banned on this stream for {} more seconds",
+            left_ms / 1000 + 1
+        ),
+    )
+}
+
+/// A winner whose Idempotency-Key was used before (for `scope`, with `order` if committed).
+fn used(
+    w: &Winner,
+    d: &OrderDraft,
+    scope: String,
+    order: Option<String>,
+) -> Result<Won, CommerceError> {
+    match order {
+        _ if scope != d.source => Err(CommerceError::Invalid(format!(
+            "Idempotency-Key {} was used for a different request ({scope})",
+            w.key
+        ))),
+        Some(o) => Ok(Won::Existing(o)),
+        None => Err(CommerceError::refused(
+            "in_progress",
+            "a request with this Idempotency-Key is still in progress",
+        )),
     }
 }

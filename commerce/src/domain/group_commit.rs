@@ -9,6 +9,13 @@ use tokio::sync::{mpsc, oneshot};
 
 type Reply<R> = oneshot::Sender<Result<R, CommerceError>>;
 
+/// Work a batch leaves for after its callers are answered (e.g. publishing its events). The
+/// `after` of successive batches run in batch order, without holding up the next batch.
+pub(crate) type After = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A batch's answers, one per job in order, and its [`After`] work.
+pub(crate) type Committed<R> = (Vec<Result<R, CommerceError>>, Option<After>);
+
 /// A queue of jobs `J` committed in batches, each job answered with an `R`.
 pub(crate) struct Batcher<J, R> {
     tx: mpsc::UnboundedSender<(J, Reply<R>)>,
@@ -20,10 +27,11 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
     pub(crate) fn spawn<F, Fut>(max: usize, run: F) -> Self
     where
         F: Fn(Vec<J>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<Result<R, CommerceError>>> + Send,
+        Fut: Future<Output = Committed<R>> + Send,
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<(J, Reply<R>)>();
         tokio::spawn(async move {
+            let mut previous: Option<tokio::task::JoinHandle<()>> = None;
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < max.max(1) {
@@ -34,7 +42,8 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
                 }
                 let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = jobs.into_iter().unzip();
                 let n = jobs.len();
-                let mut results = run(jobs).await.into_iter();
+                let (results, after) = run(jobs).await;
+                let mut results = results.into_iter();
                 for reply in replies {
                     let r = results.next().unwrap_or_else(|| {
                         Err(CommerceError::Internal(format!(
@@ -42,6 +51,15 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
                         )))
                     });
                     let _ = reply.send(r); // the caller may have gone (client disconnected)
+                }
+                if let Some(after) = after {
+                    let before = previous.take();
+                    previous = Some(tokio::spawn(async move {
+                        if let Some(b) = before {
+                            let _ = b.await;
+                        }
+                        after.await;
+                    }));
                 }
             }
         });
@@ -114,7 +132,8 @@ mod tests {
             async move {
                 let _ = seen_tx.send(jobs.len());
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                jobs.into_iter()
+                let answers = jobs
+                    .into_iter()
                     .map(|j| {
                         if j == 7 {
                             Err(CommerceError::Invalid("seven".into()))
@@ -122,7 +141,8 @@ mod tests {
                             Ok(j * 2)
                         }
                     })
-                    .collect()
+                    .collect();
+                (answers, None)
             }
         }));
         let first = tokio::spawn({

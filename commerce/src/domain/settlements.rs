@@ -3,16 +3,17 @@
 //! `UPDATE ... FROM (VALUES ...)`, any restock, and the `order.updated` events (one multi-row
 //! insert, one bump of each stream's sequence row).
 
-use crate::db::with_pool;
 use crate::db::BeginWrite;
-use crate::domain::group_commit::{fail_all, values};
+use crate::db::{fetch_pinned, to_u64, with_pool, CommerceDb, Pinned};
+use crate::domain::group_commit::{fail_all, values, After, Committed};
 use crate::domain::orders::{OrderDraft, Restock};
 use crate::error::CommerceError;
 use crate::events::{append_events, Event, NewEvent};
 use crate::stamp::Stamp;
 use crate::Commerce;
 use serde_json::json;
-use std::collections::BTreeMap;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Most settlements per transaction.
@@ -35,21 +36,35 @@ impl Commerce {
     pub(crate) async fn commit_settlements(
         self: &Arc<Self>,
         batch: Vec<Settlement>,
-    ) -> Vec<Result<(), CommerceError>> {
+    ) -> Committed<()> {
         let n = batch.len();
+        let start = std::time::Instant::now();
         let _g = self.db.write_gate().await;
         let res = self.settlements_tx(&batch).await;
         drop(_g);
+        tracing::debug!(
+            target: "showroom_commerce::flash_timing",
+            settlements = n,
+            tx_us = start.elapsed().as_micros() as u64,
+            "settlement batch committed"
+        );
         match res {
+            // Answered first, then published (in commit order).
             Ok(events) => {
-                self.publish(events).await;
-                (0..n).map(|_| Ok(())).collect()
+                let shop = Arc::clone(self);
+                let after: After = Box::pin(async move { shop.publish(events).await });
+                ((0..n).map(|_| Ok(())).collect(), Some(after))
             }
-            Err(e) => fail_all(n, "order settlement", &e),
+            Err(e) => (fail_all(n, "order settlement", &e), None),
         }
     }
 
     async fn settlements_tx(&self, batch: &[Settlement]) -> Result<Vec<Event>, CommerceError> {
+        if let (CommerceDb::Postgres(p), true) =
+            (&self.db.pool, batch.iter().all(|s| s.restock.is_none()))
+        {
+            return settle_pg(&self.db.settle_conn, p, batch).await;
+        }
         with_pool!(self.db, |p| {
             let mut tx = p.begin_write().await?;
             // Every order's outcome in one statement (VALUES columns are column1.. on both).
@@ -97,14 +112,7 @@ impl Commerce {
                             .await?;
                     }
                 }
-                by_stream.entry(&d.stream_id).or_default().push(NewEvent {
-                    kind: "order.updated",
-                    actor: None,
-                    to: Some(d.user_id.clone()),
-                    stamp: s.stamp,
-                    data: json!({ "order_id": d.id, "status": s.status, "total_minor": d.total_minor,
-                                  "currency": d.currency, "test_mode": s.test_mode }),
-                });
+                by_stream.entry(&d.stream_id).or_default().push(event(s));
             }
             // The stream's sequence row last: it is the hot row, held only until commit.
             let mut events = Vec::new();
@@ -115,4 +123,103 @@ impl Commerce {
             Ok::<_, CommerceError>(events)
         })
     }
+}
+
+/// The `order.updated` event of one settlement (private to the buyer).
+fn event(s: &Settlement) -> NewEvent {
+    let d = &s.draft;
+    NewEvent {
+        kind: "order.updated",
+        actor: None,
+        to: Some(d.user_id.clone()),
+        stamp: s.stamp,
+        data: json!({ "order_id": d.id, "status": s.status, "total_minor": d.total_minor,
+                      "currency": d.currency, "test_mode": s.test_mode }),
+    }
+}
+
+/// PostgreSQL, no restock in the batch: one round trip (`commerce_settle`, migration 1002), its
+/// own transaction. Events are numbered per stream in batch order.
+pub(crate) async fn settle_pg(
+    conn: &Pinned,
+    p: &sqlx::PgPool,
+    batch: &[Settlement],
+) -> Result<Vec<Event>, CommerceError> {
+    let evs: Vec<NewEvent> = batch.iter().map(event).collect();
+    let mut datas = Vec::with_capacity(evs.len());
+    for ev in &evs {
+        datas.push(serde_json::to_string(&ev.data).map_err(crate::error::internal)?);
+    }
+    let query = sqlx::query(
+        "SELECT stream, last, events FROM commerce_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|s| s.draft.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(batch.iter().map(|s| s.status).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|s| s.reference.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|s| i64::from(s.test_mode))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|s| s.draft.stream_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(evs.iter().map(|e| e.to.clone()).collect::<Vec<_>>())
+    .bind(datas)
+    .bind(
+        evs.iter()
+            .map(|e| e.stamp.epoch.map(|v| v as i64))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        evs.iter()
+            .map(|e| e.stamp.pts_ms.map(|v| v as i64))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        evs.iter()
+            .map(|e| e.stamp.pdt_ms as i64)
+            .collect::<Vec<_>>(),
+    );
+    let rows = fetch_pinned!(conn, p, query)?;
+    // Next seq per stream: last - events + 1, handed out in batch order.
+    let mut next: HashMap<String, i64> = HashMap::new();
+    for r in rows {
+        let (last, n): (i64, i64) = (r.try_get("last")?, r.try_get("events")?);
+        next.insert(r.try_get("stream")?, last - n + 1);
+    }
+    let mut out = Vec::with_capacity(evs.len());
+    for (s, ev) in batch.iter().zip(evs) {
+        let stream = &s.draft.stream_id;
+        let Some(seq) = next.get_mut(stream) else {
+            return Err(CommerceError::Internal(format!(
+                "order settlement: no sequence for stream {stream}"
+            )));
+        };
+        out.push(Event {
+            stream_id: stream.clone(),
+            seq: to_u64(*seq),
+            kind: ev.kind.to_owned(),
+            actor: ev.actor,
+            to: ev.to,
+            stamp: ev.stamp,
+            data: ev.data,
+        });
+        *seq += 1;
+    }
+    Ok(out)
 }
