@@ -25,9 +25,9 @@ for path in sys.argv[1:]:
     t0 = min(w["at_us"] for w in win)
     print(f"{path}: {len(win)} winners")
     print("  handler entry after first winner's: p50 %.1f max %.1f ms" % (pct([w["at_us"] - t0 for w in win], .5), pct([w["at_us"] - t0 for w in win], 1)))
-    for k in ("reserve_us", "batch_us", "key_us", "settle_us"):
+    for k in ("reserve_us", "batch_us", "settle_us"):
         print(f"  {k[:-3]:8} p50 {pct([w[k] for w in win], .5):7.1f}  max {pct([w[k] for w in win], 1):7.1f} ms")
-    tot = [w["reserve_us"] + w["batch_us"] + w["key_us"] + w["settle_us"] for w in win]
+    tot = [w["reserve_us"] + w["batch_us"] + w["settle_us"] for w in win]
     print(f"  handler  p50 {pct(tot, .5):7.1f}  max {pct(tot, 1):7.1f} ms")
     print("  winner batches (size, waited ms, tx ms):", [(b["winners"], round(b["waited_us"] / 1000, 1), round(b["tx_us"] / 1000, 1)) for b in batch])
     for l in laps:

@@ -570,7 +570,7 @@ impl Commerce {
             .await;
         let t_committed = t0.elapsed();
         let how = match &written {
-            Ok(Won::New(..)) => None,
+            Ok(Won::New(..) | Won::Paying(..)) => None,
             Err(e) if e.code() == "sold_out" => Some(Release::Drain),
             Ok(Won::Existing(_)) | Err(_) => Some(Release::Restock),
         };
@@ -579,12 +579,18 @@ impl Commerce {
                 tracing::error!(sale_id, user, error = %e, "could not give back a flash reservation");
             }
         }
-        let order = match written? {
-            Won::Existing(order) => order,
-            Won::New(draft) => {
-                // (The key is recorded in Redis by the batch, after the answers.)
-                let t_key = t0.elapsed();
-                let order = self.settle(&draft, restock(sale_id, quantity)).await?;
+        // Ok(new order, settled) or Err(the order an earlier use of the key made).
+        let settled = match written? {
+            Won::Existing(order) => Err(order),
+            // Settled by the batch with its other new orders.
+            Won::Paying(rx) => Ok(rx
+                .await
+                .map_err(|_| CommerceError::Internal("flash order settlement dropped".into()))??),
+            Won::New(draft) => Ok(self.settle(&draft, restock(sale_id, quantity)).await?),
+        };
+        let order = match settled {
+            Err(existing) => existing,
+            Ok(order) => {
                 tracing::debug!(
                     target: "showroom_commerce::flash_timing",
                     at_us = std::time::SystemTime::now()
@@ -594,8 +600,7 @@ impl Commerce {
                         .as_micros() as u64,
                     reserve_us = t_reserved.as_micros() as u64,
                     batch_us = (t_committed - t_reserved).as_micros() as u64,
-                    key_us = (t_key - t_committed).as_micros() as u64,
-                    settle_us = (t0.elapsed() - t_key).as_micros() as u64,
+                    settle_us = (t0.elapsed() - t_committed).as_micros() as u64,
                     "flash winner"
                 );
                 if order["status"] == json!("payment_failed") {

@@ -14,7 +14,7 @@ use crate::db::{fetch_pinned, to_u64, with_pool, CommerceDb};
 use crate::domain::flash::{Sale, Written};
 use crate::domain::group_commit::{fail_all, values, After, Committed};
 use crate::domain::new_id;
-use crate::domain::orders::OrderDraft;
+use crate::domain::orders::{OrderDraft, Restock};
 use crate::error::CommerceError;
 use crate::events::{append_events, Event, NewEvent};
 use crate::Commerce;
@@ -22,6 +22,7 @@ use serde_json::json;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 /// Most winners per transaction (bind parameters stay far below both backends' limits).
 pub(crate) const MAX_BATCH: usize = 128;
@@ -38,8 +39,11 @@ pub(crate) struct Winner {
 
 /// What a winner's batch did for it.
 pub(crate) enum Won {
-    /// A new `pending` order, committed.
+    /// A new `pending` order, committed (inside the batch only: answered as `Paying`).
     New(OrderDraft),
+    /// A new order, committed; its payment is being settled with the batch's other new orders:
+    /// the settled order (or the settlement's error) comes through here.
+    Paying(oneshot::Receiver<Result<serde_json::Value, CommerceError>>),
     /// The Idempotency-Key already had this order.
     Existing(String),
 }
@@ -87,7 +91,7 @@ impl Commerce {
                     tx_us = start.elapsed().as_micros() as u64,
                     "flash winners batch committed"
                 );
-                let after = self.after_winners(&batch, &results, events);
+                let (results, after) = self.after_winners(&batch, results, events);
                 (results, Some(after))
             }
             Ok(Batch::Backstop) => {
@@ -121,44 +125,70 @@ impl Commerce {
                     );
                 }
                 drop(_g);
-                let after = self.after_winners(&batch, &out, events);
+                let (out, after) = self.after_winners(&batch, out, events);
                 (out, Some(after))
             }
             Err(e) => (fail_all(n, "flash winners", &e), None),
         }
     }
 
-    /// After the winners are answered: publish the batch's events, and record each new order
-    /// under its Idempotency-Key in Redis (one pipeline; until then a retry finds the key
-    /// pending in Redis and reads the order from SQL).
+    /// Settle the batch's new orders together (one settlement batch, started now), each winner
+    /// getting its settled order through [`Won::Paying`]; once the winners are answered, publish
+    /// the batch's events and record each new order under its Idempotency-Key in Redis (one
+    /// pipeline; until then a retry finds the key pending in Redis and reads the order from SQL).
     fn after_winners(
         self: &Arc<Self>,
         batch: &[Winner],
-        results: &[Result<Won, CommerceError>],
+        results: Vec<Result<Won, CommerceError>>,
         events: Vec<Event>,
-    ) -> After {
-        let keys: Vec<(String, String, String, String)> = batch
-            .iter()
-            .zip(results)
-            .filter_map(|(w, r)| match r {
-                Ok(Won::New(d)) => Some((
-                    w.sale.id.clone(),
-                    w.user_id.clone(),
-                    w.key.clone(),
-                    d.id.clone(),
-                )),
-                _ => None,
-            })
-            .collect();
+    ) -> (Vec<Result<Won, CommerceError>>, After) {
+        let mut keys = Vec::new();
+        let mut to_settle = Vec::new();
+        let mut out = Vec::with_capacity(results.len());
+        for (w, r) in batch.iter().zip(results) {
+            out.push(match r {
+                Ok(Won::New(d)) => {
+                    keys.push((
+                        w.sale.id.clone(),
+                        w.user_id.clone(),
+                        w.key.clone(),
+                        d.id.clone(),
+                    ));
+                    let restock = Restock::Flash {
+                        sale_id: w.sale.id.clone(),
+                        qty: w.quantity,
+                    };
+                    let (tx, rx) = oneshot::channel();
+                    to_settle.push((d, restock, tx));
+                    Ok(Won::Paying(rx))
+                }
+                other => other,
+            });
+        }
+        // Settled at once (the settlement batcher merges what arrives together), not behind
+        // earlier batches' `after`.
         let shop = Arc::clone(self);
-        Box::pin(async move {
+        tokio::spawn(async move {
+            let settled = futures::future::join_all(
+                to_settle
+                    .iter()
+                    .map(|(d, restock, _)| shop.settle(d, restock.clone())),
+            )
+            .await;
+            for ((_, _, tx), order) in to_settle.into_iter().zip(settled) {
+                let _ = tx.send(order); // the buyer may have gone
+            }
+        });
+        let shop = Arc::clone(self);
+        let after: After = Box::pin(async move {
             shop.publish(events).await;
             if let Some(stock) = &shop.flash_stock {
                 if let Err(e) = stock.commit_all(&keys).await {
                     tracing::warn!(error = %e, "could not record flash idempotency keys in redis");
                 }
             }
-        })
+        });
+        (out, after)
     }
 
     async fn winners_tx(&self, batch: &[Winner]) -> Result<Batch, CommerceError> {
