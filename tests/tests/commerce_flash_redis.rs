@@ -43,6 +43,18 @@ async fn redis_cmd(redis: &Redis, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// (flash-sale order rows, units left in SQL) of the only sale.
+async fn sql_orders_and_left(db: &CommerceDb) -> (i64, i64) {
+    (
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'",
+        )
+        .await,
+        scalar(db, "SELECT remaining FROM commerce_flash_sales").await,
+    )
+}
+
 /// `n` concurrent commands, alternating between instances A and B; `make(i)` gives the actor
 /// and command of attempt `i`. Results in attempt order.
 async fn concurrently(
@@ -297,18 +309,7 @@ async fn redis_sql_backstop_when_sql_has_fewer_units() {
         }
     }
     assert_eq!(sold, 3, "only the units SQL had");
-    assert_eq!(
-        scalar(
-            &db,
-            "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'"
-        )
-        .await,
-        3
-    );
-    assert_eq!(
-        scalar(&db, "SELECT remaining FROM commerce_flash_sales").await,
-        0
-    );
+    assert_eq!(sql_orders_and_left(&db).await, (3, 0));
     let key = format!("showroom:flash:{{{sid}}}:stock");
     assert_eq!(redis_cmd(&redis, &["GET", &key]).await, "0", "drained");
     let (n, max) = (
@@ -456,18 +457,7 @@ async fn redis_compensation_and_reseed() {
         ),
         "sold_out"
     );
-    assert_eq!(
-        scalar(
-            &db,
-            "SELECT COUNT(*) FROM commerce_orders WHERE source LIKE 'flash:%'"
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        scalar(&db, "SELECT remaining FROM commerce_flash_sales").await,
-        0
-    );
+    assert_eq!(sql_orders_and_left(&db).await, (2, 0));
 }
 
 /// Ending a sale on one instance is seen by the other's cached window at once; the window
