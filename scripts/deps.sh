@@ -9,11 +9,12 @@ run_pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
+  libswscale-dev  # FFmpeg's scaler, linked by pipelines' showroomscale element (ABR ladder)
 )
 # Real clients and servers the test suite and benchmarks drive.
 test_pkgs=(ffmpeg redis-server postgresql chromium python3 nginx-light libnginx-mod-rtmp procps)
 # Peers measured in the same run by benches/scripts (not needed by the test suite).
-bench_pkgs=(janus curl)
+bench_pkgs=(janus curl valgrind)  # valgrind: benches/scripts/abr_callgrind.sh
 
 want=("${run_pkgs[@]}")
 # The web client is built with node + npm; Debian's only if none is on PATH.

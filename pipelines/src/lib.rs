@@ -40,6 +40,7 @@
 //! ```
 
 pub mod caps;
+pub mod elements;
 pub mod gst_bus;
 pub mod gst_init;
 pub mod ingest;

@@ -1,10 +1,14 @@
 //! One session's transcode graph: decode once, scale and encode each rendition once.
 //!
 //! ```text
-//! appsrc → h264parse → avdec_h264 → tee → queue → videoscale → [videorate] → caps(720p) → tee ─┬─ queue → enc → caps(avc) → appsink ─▶ bus 720p
-//!                                                                                   ├─ queue → videoscale → caps(480p) → enc → … ─▶ bus 480p
-//!                                                                                   └─ queue → videoscale → caps(360p) → enc → … ─▶ bus 360p
+//! appsrc → h264parse → avdec_h264 → [videoconvert] → tee → queue → scale → [videorate] → caps(720p) → tee ─┬─ queue → enc → caps(avc) → appsink ─▶ bus 720p
+//!                                                                                              ├─ queue → scale → caps(480p) → enc → … ─▶ bus 480p
+//!                                                                                              └─ queue → scale → caps(360p) → enc → … ─▶ bus 360p
 //! ```
+//! `scale` is `showroomscale` (libswscale, bicubic: ffmpeg's `scale` filter default), or
+//! `videoscale` if libswscale gives no context on this machine (a warning says so); with
+//! `showroomscale`, a `videoconvert` after the decoder turns anything but I420/NV12 into I420
+//! (passthrough for the usual 8-bit 4:2:0 decode).
 //! Scaling is a cascade: the largest rendition is scaled from the decoded frames, the smaller
 //! ones (same frame rate) from its frames (2.25x fewer pixels than 1080p for 720p).
 //! Keyframes line up: the reader records each source keyframe's PTS; a buffer probe at the
@@ -24,6 +28,7 @@ use parking_lot::Mutex;
 use super::encoder::{self, Encoder};
 use super::plan::Planned;
 use super::TranscodeError;
+use crate::elements::showroomscale;
 use crate::stream::{Publisher, Track};
 use crate::unit::{Codec, TrackKind, Unit};
 
@@ -101,8 +106,15 @@ impl Graph {
         let parse = make("h264parse")?;
         let decode = make("avdec_h264")?;
         let tee = make("tee")?;
-        pipeline.add_many([appsrc.upcast_ref(), &parse, &decode, &tee])?;
-        gst::Element::link_many([appsrc.upcast_ref(), &parse, &decode, &tee])?;
+        let mut head = vec![appsrc.clone().upcast(), parse, decode];
+        if scaler_factory() == showroomscale::NAME {
+            // showroomscale takes I420/NV12 only: 4:2:2, 4:4:4 or 10-bit decodes become
+            // I420 here (passthrough, no cost, for the usual 8-bit 4:2:0).
+            head.push(make("videoconvert")?);
+        }
+        head.push(tee.clone());
+        pipeline.add_many(&head)?;
+        gst::Element::link_many(&head)?;
         let eos = Arc::new(AtomicU64::new(0));
         let mut branches = Vec::with_capacity(outputs.len());
         // Scale in a cascade: the largest rendition is scaled from the decoded frames, the
@@ -201,10 +213,7 @@ fn add_branch(
             .map_err(|e| TranscodeError::Gst(format!("queue: {e}")))
     };
     let input = queue()?;
-    let scale = gst::ElementFactory::make("videoscale")
-        .property("add-borders", false)
-        .build()
-        .map_err(|e| TranscodeError::Gst(format!("videoscale: {e}")))?;
+    let scale = scaler()?;
     let mut raw = gst::Caps::builder("video/x-raw")
         .field("width", p.width as i32)
         .field("height", p.height as i32)
@@ -263,6 +272,37 @@ fn add_branch(
         el.sync_state_with_parent()?;
     }
     Ok(tee)
+}
+
+/// The scaler of every branch: `showroomscale` (libswscale, bicubic like ffmpeg's `scale`),
+/// or `videoscale` when libswscale gives no context here (logged once per process).
+fn scaler_factory() -> &'static str {
+    static CHOSEN: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    CHOSEN.get_or_init(|| match showroomscale::usable() {
+        Ok(()) => {
+            tracing::info!(
+                scaler = showroomscale::NAME,
+                "abr: scaler libswscale, bicubic"
+            );
+            showroomscale::NAME
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "abr: libswscale unusable, scaling with videoscale instead");
+            "videoscale"
+        }
+    })
+}
+
+fn scaler() -> Result<gst::Element, TranscodeError> {
+    let factory = scaler_factory();
+    let scale = gst::ElementFactory::make(factory);
+    let scale = match factory {
+        "videoscale" => scale.property("add-borders", false),
+        _ => scale,
+    };
+    scale
+        .build()
+        .map_err(|e| TranscodeError::Gst(format!("{factory}: {e}")))
 }
 
 /// Forces a keyframe on the frame carrying a source keyframe's PTS (or the first frame after
