@@ -34,6 +34,12 @@ fn drain(sink: &gst_app::AppSink) -> Result<Frames> {
 
 /// Runs `src ! tee name=t  t. ! queue ! appsink name=src  t. ! queue ! showroomscale ! out ! appsink name=out`.
 fn scale(src: &str, out: &str) -> Result<(Frames, Frames)> {
+    scale_with(src, out, false)
+}
+
+/// [`scale`]; with `video_meta`, the scaled frames' appsink answers the allocation query saying
+/// it reads `GstVideoMeta` (as x264enc does), so it may get frames with other strides.
+fn scale_with(src: &str, out: &str, video_meta: bool) -> Result<(Frames, Frames)> {
     init()?;
     let desc = format!(
         "{src} ! tee name=t  t. ! queue ! appsink name=src sync=false  \
@@ -50,6 +56,17 @@ fn scale(src: &str, out: &str) -> Result<(Frames, Frames)> {
             .map_err(|_| anyhow::anyhow!("not an appsink"))
     };
     let (src_sink, out_sink) = (sink("src")?, sink("out")?);
+    if video_meta {
+        let pad = out_sink.static_pad("sink").context("appsink pad")?;
+        pad.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |_, info| {
+            let Some(gst::QueryViewMut::Allocation(q)) = info.query_mut().map(|q| q.view_mut())
+            else {
+                return gst::PadProbeReturn::Ok;
+            };
+            q.add_allocation_meta::<gst_video::VideoMeta>(None);
+            gst::PadProbeReturn::Handled
+        });
+    }
     pipeline.set_state(gst::State::Playing)?;
     let source = drain(&src_sink)?;
     let scaled = drain(&out_sink);
@@ -170,7 +187,10 @@ fn check_layout(
                 stride as u32 >= row,
                 "plane {p}: stride {stride} < row {row}"
             );
-            assert_eq!(stride, info.stride()[p as usize], "plane {p} stride");
+            // Without a video meta the layout must be the caps' default one.
+            if b.meta::<gst_video::VideoMeta>().is_none() {
+                assert_eq!(stride, info.stride()[p as usize], "plane {p} stride");
+            }
         }
         assert!(
             b.size() >= info.size(),
@@ -244,6 +264,27 @@ fn odd_sizes_854x480_to_426x240_have_padded_strides_and_the_picture() -> Result<
     // 426 luma and 213 chroma bytes per row: GStreamer pads rows to 4 bytes (428, 216).
     assert_eq!(&scaled.info.stride()[..3], &[428, 216, 216]);
     Ok(())
+}
+
+#[test]
+fn a_downstream_reading_video_meta_gets_32_byte_aligned_rows() -> Result<()> {
+    let (source, scaled) = scale_with(
+        "videotestsrc num-buffers=2 pattern=smpte ! video/x-raw,format=I420,width=854,height=480",
+        "video/x-raw,width=426,height=240",
+        true,
+    )?;
+    check_layout(&scaled, F::I420, 426, 240)?;
+    for b in &scaled.buffers {
+        let meta = b.meta::<gst_video::VideoMeta>().context("no video meta")?;
+        assert_eq!(&meta.stride()[..3], &[448, 224, 224]);
+        let f = gst_video::VideoFrame::from_buffer_readable(b.clone(), &scaled.info)
+            .map_err(|_| anyhow::anyhow!("map"))?;
+        for p in 0..3 {
+            let addr = f.plane_data(p)?.as_ptr() as usize;
+            assert_eq!(addr % 32, 0, "plane {p} at {addr:#x}");
+        }
+    }
+    same_picture(&source, &scaled, 0.7, 10)
 }
 
 #[test]

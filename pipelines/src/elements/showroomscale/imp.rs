@@ -166,6 +166,26 @@ impl BaseTransformImpl for ShowroomScale {
         othercaps
     }
 
+    /// When downstream reads `GstVideoMeta` strides and offers no pool, output frames come
+    /// from a pool with 32-byte aligned rows: libswscale's SIMD vertical scaler needs 16-byte
+    /// aligned rows (GStreamer's default pads to 4: 854 → 856) and falls back to slower code
+    /// otherwise.
+    fn decide_allocation(
+        &self,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        let wants_pool = query.allocation_pools().next().is_none()
+            && query
+                .find_allocation_meta::<gst_video::VideoMeta>()
+                .is_some();
+        if let (true, (Some(caps), _)) = (wants_pool, query.get_owned()) {
+            let pool = aligned_pool(&caps)?;
+            let size = pool.config().params().map_or(0, |(_, size, _, _)| size);
+            query.add_allocation_pool(Some(&pool), size, 0, 0);
+        }
+        self.parent_decide_allocation(query)
+    }
+
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         self.state.lock().scaler = None;
         Ok(())
@@ -259,3 +279,24 @@ where
         })
     })
 }
+
+/// A video pool for `caps` whose rows (every plane) start at 32-byte boundaries.
+fn aligned_pool(caps: &gst::Caps) -> Result<gst_video::VideoBufferPool, gst::LoggableError> {
+    let mut info = gst_video::VideoInfo::from_caps(caps)
+        .map_err(|e| gst::loggable_error!(CAT, "output caps: {e}"))?;
+    let mut align = gst_video::VideoAlignment::new(0, 0, 0, 0, &[ROW_ALIGN; 4]);
+    info.align(&mut align)
+        .map_err(|e| gst::loggable_error!(CAT, "align {caps}: {e}"))?;
+    let pool = gst_video::VideoBufferPool::new();
+    let mut config = pool.config();
+    config.set_params(Some(caps), info.size() as u32, 0, 0);
+    config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
+    config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+    config.set_video_alignment(&align);
+    pool.set_config(config)
+        .map_err(|e| gst::loggable_error!(CAT, "pool config: {e}"))?;
+    Ok(pool)
+}
+
+/// Row alignment mask of the output pool (32 bytes: AVX2 stores).
+const ROW_ALIGN: u32 = 31;
