@@ -17,6 +17,8 @@ use tokio::sync::{broadcast, Notify};
 
 /// Events written per batch at most (one vectored write per socket per batch).
 const BATCH: usize = 64;
+/// Sockets written between two yields to the runtime (and two looks for newer events).
+const CHUNK: usize = 256;
 
 pub(crate) struct Shard {
     /// Sockets added since the shard's last batch (the shard's own list is its task's).
@@ -63,44 +65,84 @@ impl Fanout {
     }
 }
 
-async fn run(shard: Arc<Shard>, mut rx: broadcast::Receiver<Delivered>) {
-    let mut batch: Vec<Delivered> = Vec::with_capacity(BATCH);
-    let mut conns: Vec<Arc<Conn>> = Vec::new();
-    loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            _ = shard.closed.notified() => {
-                conns.append(&mut shard.added.lock());
-                conns.retain(|c| !c.is_closed());
-                continue;
+/// Take the events already waiting (up to [`BATCH`] in all); false if the shard lagged.
+fn pull(
+    shard: &Shard,
+    rx: &mut broadcast::Receiver<Delivered>,
+    batch: &mut Vec<Delivered>,
+) -> bool {
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(d) => {
+                // Stored before any socket is offered it (see `Conn::go_live`).
+                shard.seq.fetch_max(d.seq, Ordering::SeqCst);
+                batch.push(d);
             }
-        };
-        match ev {
-            Ok(d) => batch.push(d),
-            Err(broadcast::error::RecvError::Lagged(n)) => {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
                 tracing::warn!(
                     skipped = n,
                     "websocket fan-out shard lagged; sockets catch up from history"
                 );
-                conns.append(&mut shard.added.lock());
-                for c in &conns {
-                    c.lagged();
+                return false;
+            }
+            Err(_) => break, // empty or closed: the next recv() reports it
+        }
+    }
+    true
+}
+
+async fn run(shard: Arc<Shard>, mut rx: broadcast::Receiver<Delivered>) {
+    let mut batch: Vec<Delivered> = Vec::with_capacity(BATCH);
+    let mut conns: Vec<Arc<Conn>> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = shard.closed.notified() => {
+                    conns.append(&mut shard.added.lock());
+                    conns.retain(|c| !c.is_closed());
+                    continue;
                 }
-                continue;
+            };
+            match ev {
+                Ok(d) => {
+                    shard.seq.fetch_max(d.seq, Ordering::SeqCst);
+                    batch.push(d);
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        skipped = n,
+                        "websocket fan-out shard lagged; sockets catch up from history"
+                    );
+                    conns.append(&mut shard.added.lock());
+                    conns.iter().for_each(|c| c.lagged());
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
             }
-            Err(broadcast::error::RecvError::Closed) => return,
         }
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(d) => batch.push(d),
-                Err(_) => break, // empty, lagged or closed: the next recv() reports it
-            }
-        }
-        if let Some(d) = batch.last() {
-            shard.seq.fetch_max(d.seq, Ordering::SeqCst);
-        }
+        let mut in_order = pull(&shard, &mut rx, &mut batch);
+        // One pass over the sockets. Every `CHUNK` sockets the task yields (the runtime's other
+        // tasks, e.g. the HTTP requests that publish, are not starved by a long pass) and takes
+        // events that arrived meanwhile: the rest of this pass writes them too, the next pass
+        // brings them to the sockets before. Under load a socket gets several events per write.
+        let offered = batch.len();
         conns.append(&mut shard.added.lock());
-        conns.retain(|c| c.offer(&batch));
-        batch.clear();
+        let mut i = 0;
+        while i < conns.len() {
+            if i > 0 && i % CHUNK == 0 {
+                tokio::task::yield_now().await;
+                in_order &= pull(&shard, &mut rx, &mut batch);
+            }
+            if conns[i].offer(&batch) {
+                i += 1;
+            } else {
+                conns.swap_remove(i);
+            }
+        }
+        if !in_order {
+            conns.iter().for_each(|c| c.lagged());
+        }
+        batch.drain(..offered);
     }
 }
