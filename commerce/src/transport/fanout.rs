@@ -65,6 +65,13 @@ impl Fanout {
     }
 }
 
+fn warn_lagged(skipped: u64) {
+    tracing::warn!(
+        skipped,
+        "websocket fan-out shard lagged; sockets catch up from history"
+    );
+}
+
 /// Take the events already waiting (up to [`BATCH`] in all); false if the shard lagged.
 fn pull(
     shard: &Shard,
@@ -79,10 +86,7 @@ fn pull(
                 batch.push(d);
             }
             Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                tracing::warn!(
-                    skipped = n,
-                    "websocket fan-out shard lagged; sockets catch up from history"
-                );
+                warn_lagged(n);
                 return false;
             }
             Err(_) => break, // empty or closed: the next recv() reports it
@@ -110,10 +114,7 @@ async fn run(shard: Arc<Shard>, mut rx: broadcast::Receiver<Delivered>) {
                     batch.push(d);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        skipped = n,
-                        "websocket fan-out shard lagged; sockets catch up from history"
-                    );
+                    warn_lagged(n);
                     conns.append(&mut shard.added.lock());
                     conns.iter().for_each(|c| c.lagged());
                     continue;
