@@ -2,11 +2,16 @@
 //! while the previous batch was committing go into one transaction — the ban check (one query),
 //! their keys and orders
 //! (multi-row inserts), the buyers' counts, one conditional `UPDATE` of each sale row and one
-//! `flash.stock` event per sale (one bump of the stream's sequence row). Every winner waits for
+//! `flash.stock` event per sale (one bump of the stream's sequence row). On PostgreSQL all of it
+//! is one call of `commerce_flash_winners` (migration 1002): one round trip, its own
+//! transaction, on a connection the batcher keeps; SQLite runs the same steps as statements.
+//! Every winner waits for
 //! its batch's commit before it is answered; if the commit fails, every winner of the batch gets
 //! an error (and gives its reservation back). If SQL refuses what Redis granted (the backstop:
 //! fewer units or a buyer over the limit in SQL), the batch is rolled back and its winners are
-//! written one transaction each, as without batching.
+//! written one transaction each, as without batching. A batch's new orders are then settled
+//! together (one settlement batch, see `settlements`); its events are published and its keys
+//! recorded in Redis after the answers.
 
 use crate::command::SanctionKind;
 use crate::db::BeginWrite;
