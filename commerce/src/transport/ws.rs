@@ -80,10 +80,27 @@ pub async fn ws_handler(
     if let Err(e) = known {
         return crate::transport::rest::ApiError(e).into_response();
     }
+    // The stream position is taken before the 101 goes out: every event committed after the
+    // client sees its upgrade reaches it (the session replays from here if the fan-out is ahead).
+    let start = match shop.hub(&stream_id).await {
+        Ok(hub) => shop.db.head_seq(&stream_id).await.map(|head| (hub, head)),
+        Err(e) => Err(e),
+    };
+    let (hub, head) = match start {
+        Ok(s) => s,
+        Err(e) => return crate::transport::rest::ApiError(e).into_response(),
+    };
     tokio::spawn(async move {
         let user = actor.user_id.clone();
         let r = match ws_upgrade::tcp_stream(on_upgrade).await {
-            Ok((tcp, pre)) => session(shop, tcp, pre, actor, stream_id.clone(), params.since).await,
+            Ok((tcp, pre)) => {
+                let at = Start {
+                    hub,
+                    head,
+                    since: params.since,
+                };
+                session(shop, tcp, pre, actor, stream_id.clone(), at).await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = r {
@@ -216,15 +233,23 @@ impl Drop for CloseOnDrop {
     }
 }
 
+/// Where a session starts: the stream's hub and head when the upgrade was answered, and the
+/// client's `since`.
+struct Start {
+    hub: Arc<crate::bus::Hub>,
+    head: u64,
+    since: Option<u64>,
+}
+
 async fn session(
     shop: Arc<Commerce>,
     tcp: TcpStream,
     pre: Bytes,
     actor: Actor,
     stream_id: String,
-    since: Option<u64>,
+    at: Start,
 ) -> Result<(), CommerceError> {
-    let hub = shop.hub(&stream_id).await?;
+    let Start { hub, head, since } = at;
     let staff = actor.role_on(&stream_id) >= Role::Moderator;
     let conn = Arc::new(Conn::new(
         tcp,
@@ -232,7 +257,7 @@ async fn session(
         staff,
         shop.cfg.send_queue,
     ));
-    // Added before the head is read, not live yet: nothing committed after this is missed.
+    // Not live yet: it goes live from `head` once nothing after it was missed (`go_live`).
     let shard = hub.fanout.add(conn.clone());
     let _close = CloseOnDrop(conn.clone(), shard.clone());
     let hard = HARD_FRAME_LIMIT.max(shop.cfg.max_frame_bytes * 2);
@@ -252,7 +277,6 @@ async fn session(
         user: actor.user_id.clone(),
     };
     let mut viewers = shop.watch_viewers(&stream_id);
-    let head = shop.db.head_seq(&stream_id).await?;
     socket
         .send(wire::hello(
             &stream_id,
