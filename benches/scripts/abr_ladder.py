@@ -167,7 +167,9 @@ def run_engine(binary, ladder, path, seconds, workdir):
         log = e.text()
         return {"cpu_s": ticks / TICK, "wall_s": wall,
                 "dropped": log.count("rendition dropped"),
-                "transcoding": "abr: transcoding session" in log}
+                "transcoding": "abr: transcoding session" in log,
+                "scaler": ("showroomscale" if "abr: scaler libswscale" in log else
+                           "videoscale" if "scaling with videoscale" in log else None)}
     finally:
         e.stop()
 
