@@ -5,6 +5,10 @@
 # run; `uptime` recorded before every run; medians per path at the end.
 #   cargo build --release -p showroom-benches --bin commerce_server --bin commerce_flash_burst
 #   benches/scripts/flash_burst.sh [ROUNDS=3] [ATTEMPTS=5000] [STOCK=100] [CONCURRENCY=256]
+# RATE=R runs both paths open loop instead (--rate R: attempt i sent at i/R s whatever is in
+# flight, latency from the scheduled time; CONCURRENCY then only sizes the idle connection pool
+# and WARM's warm-up); the summary adds the all/winners p90/p99 and whether the tool kept the
+# schedule (its send lag p99 <= 5 ms).
 # WARM=1 passes --warm-connections to the load tool (keep-alive connections opened before the clock).
 # RUST_LOG=showroom_commerce::flash_timing=debug makes each server log its winners' stages
 # (kept in $OUT/server-<path>-<n>.err; benches/scripts/flash_timing.py sums them up).
@@ -49,7 +53,7 @@ one_run() { # PATH_NAME [--redis URL]
   [ -n "$url" ] || { echo "commerce_server did not start" >&2; cat "$OUT/server-$name-$RUN.err" >&2; kill "$spid"; exit 1; }
   echo "[$name] uptime: $(uptime)" | tee -a "$OUT/log"
   "$BIN/commerce_flash_burst" --url "$url" --stream s1 --admin-key bench-admin --attempts "$ATTEMPTS" \
-    --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" ${WARM:+--warm-connections} 2>&1 | sed "s/^/[$name] /" | tee -a "$OUT/log"
+    --stock "$STOCK" --concurrency "$CONC" --runs 1 --db "$DB" ${WARM:+--warm-connections} ${RATE:+--rate "$RATE"} 2>&1 | sed "s/^/[$name] /" | tee -a "$OUT/log"
   kill "$spid"; wait "$spid" 2>/dev/null || true
 }
 
@@ -62,8 +66,14 @@ for r in $(seq "$ROUNDS"); do
 done
 python3 - "$OUT/log" <<'PY'
 import re, statistics, sys
-runs = {}
+runs, extra = {}, {}
 for line in open(sys.argv[1]):
+    m = re.match(r"\[(\w+)\] percentiles_ms all p50=\S+ p90=([\d.]+) p99=([\d.]+) max=\S+ winners p50=([\d.]+) p90=\S+ p99=([\d.]+)", line)
+    if m:
+        extra.setdefault(m[1], {}).setdefault("pct", []).append(tuple(float(x) for x in m.groups()[1:]))
+    m = re.match(r"\[(\w+)\] open_loop .*sent_per_s=(\d+) send_lag_ms p50=\S+ p99=([\d.]+).* schedule_kept=(\w+)", line)
+    if m:
+        extra.setdefault(m[1], {}).setdefault("open", []).append((float(m[2]), float(m[3]), m[4]))
     m = re.match(r"\[(\w+)\] attempts=.*attempts_per_s=(\d+) latency_ms p50=([\d.]+) p99=([\d.]+) max=([\d.]+) oversell=(\w+)", line)
     if m:
         runs.setdefault(m[1], []).append((float(m[2]), float(m[3]), float(m[4]), m[6]))
@@ -71,4 +81,14 @@ for name, rs in runs.items():
     med = lambda i: statistics.median(r[i] for r in rs)
     print(f"{name}: runs={len(rs)} attempts_per_s median={med(0):.0f} ({' / '.join(f'{r[0]:.0f}' for r in rs)}) "
           f"p50 median={med(1):.1f} ms p99 median={med(2):.1f} ms ({' / '.join(f'{r[2]:.1f}' for r in rs)}) oversell={[r[3] for r in rs]}")
+    e = extra.get(name, {})
+    if e.get("pct"):
+        ps = e["pct"]
+        pm = lambda i: statistics.median(p[i] for p in ps)
+        print(f"{name}: p90 median={pm(0):.1f} ms winners p50 median={pm(2):.1f} ms winners p99 median={pm(3):.1f} ms "
+              f"({' / '.join(f'{p[3]:.1f}' for p in ps)})")
+    if e.get("open"):
+        os_ = e["open"]
+        print(f"{name}: open loop sent_per_s={' / '.join(f'{o[0]:.0f}' for o in os_)} send_lag_p99_ms={' / '.join(f'{o[1]:.1f}' for o in os_)} "
+              f"schedule_kept={[o[2] for o in os_]}")
 PY

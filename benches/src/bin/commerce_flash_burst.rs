@@ -4,7 +4,18 @@
 //!
 //! `commerce_flash_burst --url http://127.0.0.1:PORT --stream s1 --admin-key K
 //!   [--attempts 5000] [--stock 100] [--concurrency 256] [--runs 1] [--db postgres://...]
-//!   [--warm-connections]`
+//!   [--warm-connections] [--rate R [--max-in-flight 4096]]`
+//!
+//! Closed loop (the default): at most `--concurrency` attempts in flight, each sent as soon as
+//! one finishes, latency measured from its send. It saturates the server by design, so the
+//! latency it reports is the queueing at saturation (Little's law: mean ≈ C / throughput).
+//!
+//! Open loop (`--rate R`, attempts per second): attempt i is scheduled at t0 + i/R and sent then,
+//! however many are in flight (a safety cap, `--max-in-flight`, is reported if ever reached);
+//! latency is measured **from the scheduled time**, so a late send counts against the server
+//! (no coordinated omission). The tool's own lag (send time − scheduled time) is reported, and
+//! `schedule_kept=no` when its p99 is over 5 ms (the load generator, not the server, fell
+//! behind). `--concurrency` then only sizes the idle connection pool and `--warm-connections`.
 //!
 //! `--warm-connections` opens the `concurrency` keep-alive connections before the clock starts
 //! (buyers whose page already talks to the shop), so the first wave does not also pay for TCP
@@ -36,6 +47,44 @@ async fn post(
     let v: Value = r.json().await?;
     anyhow::ensure!(st.is_success(), "{url}: {st} {v}");
     Ok(v)
+}
+
+/// The tool's own send lag above which an open-loop run does not measure the asked rate.
+const MAX_SEND_LAG_P99: Duration = Duration::from_millis(5);
+
+/// Value at quantile `p` (0..=1) of sorted durations, in ms; 0 when empty.
+fn quantile_ms(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// `p50=.. p90=.. p99=.. max=..` of `v` (sorted in place), in ms.
+fn spread(v: &mut [Duration]) -> String {
+    v.sort_unstable();
+    format!(
+        "p50={:.1} p90={:.1} p99={:.1} max={:.1}",
+        quantile_ms(v, 0.5),
+        quantile_ms(v, 0.9),
+        quantile_ms(v, 0.99),
+        quantile_ms(v, 1.0)
+    )
+}
+
+/// Open-loop schedule: `rate` attempts/s, at most `cap` in flight.
+#[derive(Clone, Copy)]
+struct OpenLoop {
+    rate: f64,
+    cap: usize,
+}
+
+/// What one attempt saw: status (0 = transport error), latency, how late it was sent, and
+/// whether it had to wait for the in-flight cap.
+struct Outcome {
+    status: u16,
+    latency: Duration,
+    send_lag: Duration,
+    capped: bool,
 }
 
 struct Run {
@@ -92,8 +141,19 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
     let attempts: usize = arg("--attempts", "5000").parse()?;
     let stock: i64 = arg("--stock", "100").parse()?;
     let conc: usize = arg("--concurrency", "256").parse()?;
+    let open = match std::env::args().any(|a| a == "--rate") {
+        true => Some(OpenLoop {
+            rate: arg("--rate", "").parse()?,
+            cap: arg("--max-in-flight", "4096").parse()?,
+        }),
+        false => None,
+    };
+    anyhow::ensure!(
+        open.is_none_or(|o| o.rate > 0.0 && o.cap > 0),
+        "--rate and --max-in-flight must be positive"
+    );
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(conc)
+        .pool_max_idle_per_host(open.map_or(conc, |o| o.cap))
         .timeout(Duration::from_secs(60))
         .build()?;
     let api = format!("{url}/api/v1");
@@ -129,14 +189,23 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
     if std::env::args().any(|a| a == "--warm-connections") {
         warm(&http, &url, conc).await;
     }
-    let gate = Arc::new(tokio::sync::Semaphore::new(conc));
-    let t0 = Instant::now();
+    let gate = Arc::new(tokio::sync::Semaphore::new(open.map_or(conc, |o| o.cap)));
+    // Open loop: the tasks are spawned before the clock, each sleeping until its slot.
+    let t0 = Instant::now() + open.map_or(Duration::ZERO, |_| Duration::from_millis(50));
     let mut tasks = Vec::with_capacity(attempts);
     for (i, tok) in tokens.into_iter().enumerate() {
         let (http, buy_url, gate) = (http.clone(), buy_url.clone(), gate.clone());
+        let slot = open.map(|o| t0 + Duration::from_secs_f64(i as f64 / o.rate));
         tasks.push(tokio::spawn(async move {
-            let _p = gate.acquire().await.ok();
-            let t = Instant::now();
+            if let Some(slot) = slot {
+                tokio::time::sleep_until(slot.into()).await;
+            }
+            let (_p, capped) = match gate.clone().try_acquire_owned() {
+                Ok(p) => (Some(p), false),
+                Err(_) => (gate.acquire_owned().await.ok(), slot.is_some()),
+            };
+            let sent = Instant::now();
+            let t = slot.unwrap_or(sent);
             let r = http
                 .post(buy_url.as_str())
                 .bearer_auth(tok)
@@ -148,7 +217,12 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
                 Ok(r) => r.status().as_u16(),
                 Err(_) => 0,
             };
-            (status, t.elapsed())
+            Outcome {
+                status,
+                latency: t.elapsed(),
+                send_lag: sent - t,
+                capped,
+            }
         }));
     }
     let mut lat = Vec::with_capacity(attempts);
@@ -157,10 +231,14 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
     let (mut won_lat, mut refused_lat, mut first_wave, mut later) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut ok, mut sold_out, mut other) = (0usize, 0usize, 0usize);
+    let (mut lags, mut capped) = (Vec::with_capacity(attempts), 0usize);
     for (i, t) in tasks.into_iter().enumerate() {
-        let (st, d) = t.await?;
+        let o = t.await?;
+        let d = o.latency;
         lat.push(d);
-        match st {
+        lags.push(o.send_lag);
+        capped += usize::from(o.capped);
+        match o.status {
             200 => {
                 ok += 1;
                 won_lat.push(d);
@@ -178,13 +256,40 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
         }
     }
     let wall = t0.elapsed();
-    lat.sort_unstable();
-    let pct =
-        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    if let Some(o) = open {
+        // The last attempt was scheduled at (n-1)/R; it was sent `lag` later.
+        let last_send = Duration::from_secs_f64((attempts.saturating_sub(1)) as f64 / o.rate)
+            + lags.last().copied().unwrap_or_default();
+        lags.sort_unstable();
+        let kept = Duration::from_secs_f64(quantile_ms(&lags, 0.99) / 1000.0) <= MAX_SEND_LAG_P99;
+        println!(
+            "open_loop rate={:.0} sent_per_s={:.0} send_lag_ms p50={:.1} p99={:.1} max={:.1} \
+             capped_at_{}={capped} schedule_kept={}",
+            o.rate,
+            attempts as f64 / last_send.as_secs_f64().max(1e-9),
+            quantile_ms(&lags, 0.5),
+            quantile_ms(&lags, 0.99),
+            quantile_ms(&lags, 1.0),
+            o.cap,
+            if kept { "yes" } else { "no" }
+        );
+        if !kept {
+            eprintln!(
+                "WARNING: the load tool sent late (send lag p99 > {MAX_SEND_LAG_P99:?}): \
+                 this run did not offer {:.0} attempts/s",
+                o.rate
+            );
+        }
+    }
+    println!(
+        "percentiles_ms all {} winners {}",
+        spread(&mut lat),
+        spread(&mut won_lat.clone())
+    );
+    let pct = |p: f64| quantile_ms(&lat, p);
     let pct_of = |v: &mut Vec<Duration>, p: f64| {
         v.sort_unstable();
-        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        quantile_ms(v, p)
     };
     println!(
         "breakdown_ms winners_p50={:.1} winners_max={:.1} refusals_p99={:.1} first_{conc}_p99={:.1} later_p99={:.1}",
@@ -206,8 +311,12 @@ async fn run(pool: Option<&sqlx::PgPool>) -> anyhow::Result<Run> {
         .and_then(|a| a.iter().find(|s| s["id"] == json!(sid)))
         .map(|s| s["remaining"].clone());
     println!(
-        "attempts={attempts} concurrency={conc} stock={stock} orders={ok} sold_out={sold_out} other={other} remaining={} \
+        "attempts={attempts} {} stock={stock} orders={ok} sold_out={sold_out} other={other} remaining={} \
          wall={:.2}s attempts_per_s={:.0} latency_ms p50={:.1} p99={:.1} max={:.1} oversell={}",
+        open.map_or(format!("concurrency={conc}"), |o| format!(
+            "rate={:.0}",
+            o.rate
+        )),
         remaining.unwrap_or(Value::Null),
         wall.as_secs_f64(),
         attempts as f64 / wall.as_secs_f64(),
