@@ -42,11 +42,14 @@ DB=postgres://postgres@127.0.0.1:$PGPORT/postgres
 one_run() { # PATH_NAME [--redis URL]
   local name=$1; shift
   RUN=$((${RUN:-0} + 1))
-  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$WORK/server.out" 2>"$OUT/server-$name-$RUN.err" &
+  # A file per run: with one shared file, the loop below could read the previous (killed)
+  # server's READY line before the new process had truncated it, and aim the tool at a dead port.
+  local ready="$WORK/server-$RUN.out"
+  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$ready" 2>"$OUT/server-$name-$RUN.err" &
   local spid=$!
   local url=""
   for _ in $(seq 300); do
-    url=$(sed -n 's/^READY //p' "$WORK/server.out")
+    url=$(sed -n 's/^READY //p' "$ready" 2>/dev/null)
     [ -n "$url" ] && break
     sleep 0.1
   done
