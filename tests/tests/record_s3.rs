@@ -37,6 +37,19 @@ fn local_files(dir: &Path, ext: &str) -> Vec<String> {
     out
 }
 
+/// The store's S3 settings for `s3`: its endpoint, bucket, key and prefix, path style.
+fn store_config(s3: &S3) -> showroom_pipelines::record::S3Config {
+    showroom_pipelines::record::S3Config {
+        endpoint: s3.endpoint(),
+        bucket: s3.bucket.clone(),
+        access_key_id: s3.access_key_id.clone(),
+        secret_access_key: s3.secret_access_key.clone(),
+        prefix: s3.prefix.clone(),
+        path_style: true,
+        ..Default::default()
+    }
+}
+
 /// The replay at `url` decodes whole (H.264): its frame count.
 fn decode(url: &str) -> anyhow::Result<f64> {
     let (codec, frames) = count_frames(url)?;
@@ -257,20 +270,12 @@ async fn the_retention_sweep_applies_to_an_s3s_fs_bucket() -> anyhow::Result<()>
 }
 
 async fn sweep(s3: S3) -> anyhow::Result<()> {
-    use showroom_pipelines::record::{Recordings, S3Config};
+    use showroom_pipelines::record::Recordings;
     use std::time::SystemTime;
 
     let p = s3.prefix.clone();
     let root = tempfile::tempdir()?;
-    let config = S3Config {
-        endpoint: s3.endpoint(),
-        bucket: s3.bucket.clone(),
-        access_key_id: s3.access_key_id.clone(),
-        secret_access_key: s3.secret_access_key.clone(),
-        prefix: p.clone(),
-        path_style: true,
-        ..Default::default()
-    };
+    let config = store_config(&s3);
     let recordings = Recordings::new(root.path()).with_s3(&config)?;
     let uploader = recordings.uploader().context("uploader")?;
     for (id, size) in [("old", 1000usize), ("busy", 1000), ("big", 5000)] {
@@ -347,18 +352,9 @@ async fn the_s3_client_pages_through_an_s3s_fs_listing() -> anyhow::Result<()> {
 
 async fn pages(s3: S3) -> anyhow::Result<()> {
     use showroom_pipelines::record::s3::S3Client;
-    use showroom_pipelines::record::S3Config;
 
     let p = s3.prefix.clone();
-    let client = S3Client::new(&S3Config {
-        endpoint: s3.endpoint(),
-        bucket: s3.bucket.clone(),
-        access_key_id: s3.access_key_id.clone(),
-        secret_access_key: s3.secret_access_key.clone(),
-        path_style: true,
-        ..Default::default()
-    })?
-    .with_page_size(2);
+    let client = S3Client::new(&store_config(&s3))?.with_page_size(2);
     client.head_bucket().await?;
     for i in 0..5 {
         let body = format!("object {i}");

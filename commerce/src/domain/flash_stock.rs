@@ -259,14 +259,13 @@ impl FlashStock {
         key: &str,
         order_id: &str,
     ) -> Result<(), CommerceError> {
-        let [_, _, idem, _] = keys(sale_id);
-        redis::cmd("HSET")
-            .arg(idem)
-            .arg(field(user, key))
-            .arg(order_id)
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        self.commit_all(&[(
+            sale_id.to_owned(),
+            user.to_owned(),
+            key.to_owned(),
+            order_id.to_owned(),
+        )])
+        .await
     }
 
     /// [`FlashStock::commit`] for several reservations, in one pipeline:
