@@ -1,20 +1,25 @@
-//! Many WebSocket subscribers on one thread: one `mio` poll loop, non-blocking sockets, big
-//! reads and a minimal parser for the server's unmasked frames. Used by `commerce_ws_fanout`,
+//! Many WebSocket subscribers on one thread: one `mio` poll loop for connects and handshakes,
+//! then the live sockets read through that loop (`Io::Epoll`) or through io_uring
+//! (`Io::Uring`, [`uring`]), and a minimal parser for the server's unmasked frames. Used by `commerce_ws_fanout`,
 //! which shares the machine with the server it measures, so each delivery must cost it little
 //! (a tokio-tungstenite stream per subscriber cost it 6–8 µs of CPU per delivery).
 //!
 //! Every delivery is still checked: each subscriber's `event` frames must carry consecutive
 //! sequence numbers starting right after the `head_seq` of its `hello`; a gap, a repeat, a
 //! `resync`, a close or a malformed frame is counted and reported. Receive time is read once
-//! per `read()` (the frames it returns arrived together).
+//! per `read()` or completion (the frames it returns arrived together).
 
+use memchr::memmem::Finder;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod uring;
 
 /// Handshakes in flight at once (the server's accept queue and our SYNs stay small).
 const CONNECT_PARALLEL: usize = 256;
@@ -29,6 +34,30 @@ pub struct Target {
     pub subscribers: usize,
     /// Event frames each subscriber must receive.
     pub events: usize,
+    /// How the live subscribers are read (connects and handshakes always go through epoll).
+    pub io: Io,
+}
+
+/// How the live subscribers' sockets are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Io {
+    /// One epoll loop: a wake-up, then one `recv` per ready socket.
+    Epoll,
+    /// io_uring ([`uring`]): one multishot recv per socket into a ring of provided buffers,
+    /// completions taken `wait_batch` at a time (or after 1 ms): no syscall per socket. Falls
+    /// back to epoll (with a log line) where io_uring is unavailable.
+    Uring { wait_batch: usize },
+}
+
+impl std::str::FromStr for Io {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "epoll" => Ok(Io::Epoll),
+            "uring" => Ok(Io::Uring { wait_batch: 32 }),
+            _ => Err(format!("--io {s}: expected epoll or uring")),
+        }
+    }
 }
 
 /// Progress shared with the thread that publishes.
@@ -61,6 +90,12 @@ pub struct Outcome {
     pub closed: u64,
     /// Frames that are not what the server should send (masked, fragmented, binary, no seq…).
     pub bad_frames: u64,
+    /// How the live subscribers were read: `epoll` or `uring`.
+    pub io_used: &'static str,
+    /// Per event (keyed by its send time): the latency of its first and of its last delivery,
+    /// µs. The first is the publish path (REST → commit → bus → first write); last − first is
+    /// the fan-out's spread.
+    pub per_event: HashMap<u64, (u32, u32)>,
 }
 
 impl Outcome {
@@ -95,15 +130,38 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// The unsigned integer after `key` in `text` (e.g. `"seq":`), read in place.
-fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
-    let i = text.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits = text[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-    std::str::from_utf8(&text[i..i + digits]).ok()?.parse().ok()
+/// The keys the checks look for, each searched with a prebuilt (SIMD) substring finder: the
+/// payload's keys are sorted (`"type"` comes near the end), and a byte-by-byte window compare
+/// per key was most of this tool's CPU per delivery.
+struct Keys {
+    kind: Finder<'static>,
+    head_seq: Finder<'static>,
+    seq: Finder<'static>,
+    sent: Finder<'static>,
 }
 
-fn contains(text: &[u8], needle: &[u8]) -> bool {
-    text.windows(needle.len()).any(|w| w == needle)
+impl Keys {
+    fn new() -> Self {
+        Self {
+            kind: Finder::new(br#""type":""#),
+            head_seq: Finder::new(br#""head_seq":"#),
+            seq: Finder::new(br#""seq":"#),
+            sent: Finder::new(b"bench:"),
+        }
+    }
+
+    /// The frame's `type` value (the bytes between its quotes), if any.
+    fn kind<'t>(&self, text: &'t [u8]) -> Option<&'t [u8]> {
+        let rest = &text[self.kind.find(text)? + self.kind.needle().len()..];
+        Some(&rest[..memchr::memchr(b'"', rest)?])
+    }
+}
+
+/// The unsigned integer right after `key` in `text` (e.g. `"seq":`), read in place.
+fn number_after(text: &[u8], key: &Finder<'_>) -> Option<u64> {
+    let i = key.find(text)? + key.needle().len();
+    let digits = text[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    std::str::from_utf8(&text[i..i + digits]).ok()?.parse().ok()
 }
 
 /// One complete server frame at the start of `buf`: (opcode, fin, masked, payload range, frame
@@ -131,6 +189,7 @@ struct Loop {
     subs: Vec<Sub>,
     out: Outcome,
     request: Vec<u8>,
+    keys: Keys,
 }
 
 impl Loop {
@@ -206,9 +265,7 @@ impl Loop {
             match s.sock.read(scratch) {
                 Ok(0) => return self.fail(i, "closed by the server"),
                 Ok(n) => {
-                    let now = now_us();
-                    s.buf.extend_from_slice(&scratch[..n]);
-                    self.parse(i, now);
+                    self.received(i, &scratch[..n], now_us());
                     if n < scratch.len() {
                         // A short read emptied the receive queue: data arriving later raises a
                         // new edge, so the read that would only return `WouldBlock` is saved.
@@ -222,8 +279,16 @@ impl Loop {
         }
     }
 
-    fn parse(&mut self, i: usize, now: u64) {
+    /// Bytes read from subscriber `i`'s socket at `now`: check the frames they complete.
+    fn received(&mut self, i: usize, data: &[u8], now: u64) {
+        if self.subs[i].buf.is_empty() {
+            // Nothing pending (the usual case): check in place, keep only an incomplete tail.
+            let used = self.frames(i, data, now).min(data.len());
+            self.subs[i].buf.extend_from_slice(&data[used..]);
+            return;
+        }
         let mut buf = std::mem::take(&mut self.subs[i].buf);
+        buf.extend_from_slice(data);
         let used = self.frames(i, &buf, now);
         buf.drain(..used.min(buf.len()));
         self.subs[i].buf = buf;
@@ -260,10 +325,11 @@ impl Loop {
                 9 | 10 => continue, // the server does not ping; a pong needs no answer
                 _ => {}
             }
+            let kind = self.keys.kind(text);
             let s = &mut self.subs[i];
             if s.phase == Phase::Hello {
-                match number_after(text, b"\"head_seq\":") {
-                    Some(head) if contains(text, b"\"type\":\"hello\"") => {
+                match number_after(text, &self.keys.head_seq) {
+                    Some(head) if kind == Some(b"hello") => {
                         s.last_seq = head;
                         s.first_seq = head + 1;
                         s.phase = Phase::Live;
@@ -273,16 +339,21 @@ impl Loop {
                 }
                 continue;
             }
-            if contains(text, b"\"type\":\"resync\"") {
-                self.out.resyncs += 1;
-                continue;
-            }
-            if !contains(text, b"\"type\":\"event\"") {
-                continue; // e.g. `viewers`
+            match kind {
+                Some(b"event") => {}
+                Some(b"resync") => {
+                    self.out.resyncs += 1;
+                    continue;
+                }
+                Some(_) => continue, // e.g. `viewers`
+                None => {
+                    self.out.bad_frames += 1;
+                    continue;
+                }
             }
             let (Some(seq), Some(sent)) = (
-                number_after(text, b"\"seq\":"),
-                number_after(text, b"bench:"),
+                number_after(text, &self.keys.seq),
+                number_after(text, &self.keys.sent),
             ) else {
                 self.out.bad_frames += 1;
                 continue;
@@ -296,6 +367,8 @@ impl Loop {
             s.got += 1;
             let lat = now.saturating_sub(sent).min(u32::MAX as u64) as u32;
             self.out.latencies_us.push(lat);
+            let span = self.out.per_event.entry(sent).or_insert((lat, lat));
+            *span = (span.0.min(lat), span.1.max(lat));
             self.progress.delivered.fetch_add(1, Ordering::Relaxed);
             self.progress
                 .last_delivery_us
@@ -324,10 +397,29 @@ pub fn run(target: Target, progress: Arc<Progress>) -> std::io::Result<Outcome> 
         poll: Poll::new()?,
         subs: Vec::with_capacity(n),
         request,
+        keys: Keys::new(),
     };
     let mut events = Events::with_capacity(4096);
     let mut scratch = vec![0u8; READ_CHUNK];
+    lp.out.io_used = "epoll";
+    let mut uring_wait = match lp.target.io {
+        Io::Uring { wait_batch } => Some(wait_batch),
+        Io::Epoll => None,
+    };
     while !lp.progress.stop.load(Ordering::Relaxed) {
+        // Every subscriber live (none failed: the caller stops on a failure): io_uring from here.
+        if lp.progress.connected.load(Ordering::Relaxed) as usize == n {
+            if let Some(wait_batch) = uring_wait.take() {
+                match uring::Reader::new(&lp) {
+                    Ok(reader) => {
+                        lp.out.io_used = "uring";
+                        reader.run(&mut lp, wait_batch)?;
+                        break;
+                    }
+                    Err(e) => eprintln!("io_uring unavailable ({e}): reading with epoll"),
+                }
+            }
+        }
         let settled = (lp.progress.connected.load(Ordering::Relaxed)
             + lp.progress.failed.load(Ordering::Relaxed)) as usize;
         while lp.subs.len() < n && lp.subs.len() - settled.min(lp.subs.len()) < CONNECT_PARALLEL {
@@ -374,8 +466,12 @@ mod tests {
         f.extend_from_slice(payload);
         let (op, fin, masked, range, len) = frame_at(&f).unwrap();
         assert_eq!((op, fin, masked, len), (1, true, false, f.len()));
-        assert_eq!(number_after(&f[range.clone()], b"\"seq\":"), Some(42));
-        assert_eq!(number_after(&f[range], b"bench:"), Some(17));
+        let keys = Keys::new();
+        assert_eq!(number_after(&f[range.clone()], &keys.seq), Some(42));
+        assert_eq!(number_after(&f[range.clone()], &keys.sent), Some(17));
+        assert_eq!(keys.kind(&f[range]), Some(&b"event"[..]));
+        assert_eq!(keys.kind(br#"{"type":"resync"}"#), Some(&b"resync"[..]));
+        assert_eq!(keys.kind(br#"{"type":"resync}"#), None);
         assert!(frame_at(&f[..f.len() - 1]).is_none());
         let mut big = vec![0x81, 126, 0x01, 0x00];
         big.extend(std::iter::repeat_n(b'x', 256));

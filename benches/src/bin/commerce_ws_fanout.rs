@@ -2,13 +2,16 @@
 //! over REST at a fixed rate; reports deliveries/s and p50/p99/max delivery latency.
 //!
 //! `commerce_ws_fanout --url http://127.0.0.1:PORT --stream s1 --admin-key K
-//!   [--subscribers 10000] [--events 200] [--rate 50]`
+//!   [--subscribers 10000] [--events 200] [--rate 50] [--io uring|epoll] [--uring-wait 32]`
 //! Each event is a chat message `bench:<send unix µs>`; latency = receive time − send time
 //! (same host clock). Subscribers are anonymous viewers (read-only), all on one thread
-//! ([`showroom_benches::ws_subscribers`]: one epoll loop), which checks every delivery's
-//! sequence number; the publisher runs on a current-thread runtime.
+//! ([`showroom_benches::ws_subscribers`]: connects through one epoll loop, then reads the live
+//! sockets through io_uring by default, `--io epoll` for the older loop), which checks every
+//! delivery's sequence number; the publisher runs on a current-thread runtime. Besides p50/p99
+//! it reports, per event, the latency of the first delivery (the publish path: REST → commit →
+//! bus → first write) and last − first (the fan-out's spread).
 
-use showroom_benches::ws_subscribers::{self, now_us, Progress, Target};
+use showroom_benches::ws_subscribers::{self, now_us, Io, Progress, Target};
 use std::net::ToSocketAddrs;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
     let subs: usize = arg("--subscribers", "10000").parse()?;
     let events: usize = arg("--events", "200").parse()?;
     let rate: f64 = arg("--rate", "50").parse()?;
+    let mut io: Io = arg("--io", "uring").parse().map_err(anyhow::Error::msg)?;
+    if let Io::Uring { wait_batch } = &mut io {
+        *wait_batch = arg("--uring-wait", &wait_batch.to_string()).parse()?;
+    }
     let host = url
         .strip_prefix("http://")
         .ok_or_else(|| anyhow::anyhow!("--url must be http://HOST:PORT"))?
@@ -57,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         path: format!("/ws/{stream}"),
         subscribers: subs,
         events,
+        io,
     };
     let reader = {
         let progress = progress.clone();
@@ -125,6 +133,13 @@ async fn main() -> anyhow::Result<()> {
         .load(Ordering::Relaxed)
         .saturating_sub(start_us)) as f64
         / 1e6;
+    // Per event: its first delivery (the publish path) and last − first (the fan-out's spread).
+    let (mut first, mut spread): (Vec<u32>, Vec<u32>) =
+        out.per_event.values().map(|&(a, b)| (a, b - a)).unzip();
+    first.sort_unstable();
+    spread.sort_unstable();
+    let mid = |v: &[u32]| v.get(v.len() / 2).copied().unwrap_or(0) as f64 / 1000.0;
+    let top = |v: &[u32]| v.last().copied().unwrap_or(0) as f64 / 1000.0;
     let all = &mut out.latencies_us;
     all.sort_unstable();
     let pct = |p: f64| {
@@ -134,14 +149,20 @@ async fn main() -> anyhow::Result<()> {
             / 1000.0
     };
     println!(
-        "subscribers={subs} events={events} rate={rate}/s delivered={got}/{expected} span={span_s:.2}s \
+        "io={} subscribers={subs} events={events} rate={rate}/s delivered={got}/{expected} span={span_s:.2}s \
          deliveries_per_s={:.0} latency_ms p50={:.1} p99={:.1} max={:.1} \
+         first_delivery_ms p50={:.1} max={:.1} event_spread_ms p50={:.1} max={:.1} \
          client_cpu_s={cpu:.2} client_cpu_us_per_delivery={:.2} \
          incomplete_subscribers={} seq_gaps={} repeats={} resyncs={} closed={} bad_frames={}",
+        out.io_used,
         got as f64 / span_s.max(1e-9),
         pct(0.50),
         pct(0.99),
         pct(1.0),
+        mid(&first),
+        top(&first),
+        mid(&spread),
+        top(&spread),
         cpu * 1e6 / (got.max(1) as f64),
         out.incomplete,
         out.gaps,
