@@ -12,12 +12,15 @@
 # WARM=1 passes --warm-connections to the load tool (keep-alive connections opened before the clock).
 # RUST_LOG=showroom_commerce::flash_timing=debug makes each server log its winners' stages
 # (kept in $OUT/server-<path>-<n>.err; benches/scripts/flash_timing.py sums them up).
+# PEER_BIN=/path/to/another/commerce_server: A/B of two builds instead — each round runs the Redis
+# path on this build (`redis`) and on PEER_BIN (`peer`, also with Redis), order alternating, same
+# PostgreSQL, same redis-server, same load tool; the SQL-only path is not run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh" flash_burst
 ROUNDS=${1:-3}; ATTEMPTS=${2:-5000}; STOCK=${3:-100}; CONC=${4:-256}
 BIN=${CARGO_TARGET_DIR:-$HERE/../../target}/release
-require redis-server setpriv -- /usr/local/bin/initdb /usr/local/bin/postgres "$BIN/commerce_server" "$BIN/commerce_flash_burst"
+require redis-server setpriv -- /usr/local/bin/initdb /usr/local/bin/postgres "$BIN/commerce_server" "$BIN/commerce_flash_burst" ${PEER_BIN:+"$PEER_BIN"}
 
 chown postgres:postgres "$WORK"
 as_pg() { setpriv --reuid=postgres --regid=postgres --clear-groups -- env HOME=/tmp "$@"; }
@@ -45,7 +48,9 @@ one_run() { # PATH_NAME [--redis URL]
   # A file per run: with one shared file, the loop below could read the previous (killed)
   # server's READY line before the new process had truncated it, and aim the tool at a dead port.
   local ready="$WORK/server-$RUN.out"
-  "$BIN/commerce_server" --port 0 --db "$DB" "$@" >"$ready" 2>"$OUT/server-$name-$RUN.err" &
+  local server="$BIN/commerce_server"
+  [ "$name" = peer ] && server=$PEER_BIN
+  "$server" --port 0 --db "$DB" "$@" >"$ready" 2>"$OUT/server-$name-$RUN.err" &
   local spid=$!
   local url=""
   for _ in $(seq 300); do
@@ -60,11 +65,13 @@ one_run() { # PATH_NAME [--redis URL]
   kill "$spid"; wait "$spid" 2>/dev/null || true
 }
 
+REDIS="redis://127.0.0.1:$REDISPORT"
+peer_run() { if [ -n "${PEER_BIN:-}" ]; then one_run peer --redis "$REDIS"; else one_run sql; fi; }
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) -eq 1 ]; then
-    one_run redis --redis "redis://127.0.0.1:$REDISPORT"; one_run sql
+    one_run redis --redis "$REDIS"; peer_run
   else
-    one_run sql; one_run redis --redis "redis://127.0.0.1:$REDISPORT"
+    peer_run; one_run redis --redis "$REDIS"
   fi
 done
 python3 - "$OUT/log" <<'PY'

@@ -139,16 +139,21 @@ impl Commerce {
             payments = payments.name(),
             "commerce started"
         );
+        // PostgreSQL: two batches in flight per committer, each on a kept connection of its own;
+        // SQLite has one writer, so one.
+        let lanes = db.group_commit_lanes();
         let shop = Arc::new_cyclic(|weak: &std::sync::Weak<Commerce>| Commerce {
             flash_winners: group_committer(
                 weak,
                 domain::flash_winners::MAX_BATCH,
-                |shop, jobs| async move { shop.commit_winners(jobs).await },
+                lanes,
+                |shop, lane, jobs| async move { shop.commit_winners(lane, jobs).await },
             ),
             settlements: group_committer(
                 weak,
                 domain::settlements::MAX_BATCH,
-                |shop, jobs| async move { shop.commit_settlements(jobs).await },
+                lanes,
+                |shop, lane, jobs| async move { shop.commit_settlements(lane, jobs).await },
             ),
             auth: auth::Auth::new(&secrets.admin_key, &secrets.jwt_secret),
             cfg: config,
@@ -216,18 +221,19 @@ impl Commerce {
 fn group_committer<J, R, F, Fut>(
     weak: &std::sync::Weak<Commerce>,
     max: usize,
+    lanes: usize,
     commit: F,
 ) -> domain::group_commit::Batcher<J, R>
 where
     J: Send + 'static,
     R: Send + 'static,
-    F: Fn(Arc<Commerce>, Vec<J>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = domain::group_commit::Committed<R>> + Send,
+    F: Fn(Arc<Commerce>, usize, Vec<J>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = domain::group_commit::Committed<R>> + Send + 'static,
 {
     let weak = weak.clone();
-    domain::group_commit::Batcher::spawn(max, move |jobs: Vec<J>| {
+    domain::group_commit::Batcher::spawn(max, lanes, move |lane, jobs: Vec<J>| {
         let n = jobs.len();
-        let run = weak.upgrade().map(|shop| commit(shop, jobs));
+        let run = weak.upgrade().map(|shop| commit(shop, lane, jobs));
         async move {
             match run {
                 Some(f) => f.await,
@@ -246,6 +252,13 @@ where
 
 pub(crate) fn now_ms() -> u64 {
     stamp::unix_ms(SystemTime::now())
+}
+
+/// Unix time in µs (timing logs only: lines of one process put on one timeline).
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 pub(crate) fn domain_id(prefix: &str) -> String {

@@ -21,10 +21,16 @@ pub enum CommerceDb {
 pub struct Db {
     pub(crate) pool: CommerceDb,
     gate: Option<Mutex<()>>,
-    /// PostgreSQL connections kept by the group committers (flash winners, settlements).
-    pub(crate) winners_conn: Pinned,
-    pub(crate) settle_conn: Pinned,
+    /// PostgreSQL connections kept by the group committers (flash winners, settlements), one
+    /// per lane (batch in flight).
+    pub(crate) winners_conn: [Pinned; LANES],
+    pub(crate) settle_conn: [Pinned; LANES],
 }
+
+/// Batches in flight per group committer on PostgreSQL (each on a kept connection of its own):
+/// the next batch starts while the previous one commits; their hot rows (sale, stream sequence)
+/// still serialise them in PostgreSQL, but not the rest (network, keys, orders).
+pub(crate) const LANES: usize = 2;
 
 /// A PostgreSQL connection kept by one group committer, whose batches run one at a time: its
 /// prepared statements and compiled functions stay warm from one batch to the next (the pool
@@ -130,9 +136,18 @@ impl Db {
         Ok(Self {
             pool,
             gate,
-            winners_conn: Pinned::default(),
-            settle_conn: Pinned::default(),
+            winners_conn: Default::default(),
+            settle_conn: Default::default(),
         })
+    }
+
+    /// Batches a group committer may have in flight: [`LANES`] on PostgreSQL, 1 on SQLite
+    /// (one writer: a second batch would only wait for the write gate).
+    pub(crate) fn group_commit_lanes(&self) -> usize {
+        match self.pool {
+            CommerceDb::Postgres(_) => LANES,
+            CommerceDb::Sqlite(_) => 1,
+        }
     }
 
     /// Hold this across a write transaction.

@@ -76,8 +76,12 @@ fn draft(w: &Winner) -> OrderDraft {
 }
 
 impl Commerce {
-    /// The winners' batcher body.
-    pub(crate) async fn commit_winners(self: &Arc<Self>, batch: Vec<Winner>) -> Committed<Won> {
+    /// The winners' batcher body (`lane`: which kept connection, see `group_commit`).
+    pub(crate) async fn commit_winners(
+        self: &Arc<Self>,
+        lane: usize,
+        batch: Vec<Winner>,
+    ) -> Committed<Won> {
         let n = batch.len();
         let start = std::time::Instant::now();
         let waited = batch
@@ -85,13 +89,16 @@ impl Commerce {
             .map(|w| start - w.queued)
             .max()
             .unwrap_or_default();
+        let at_us = crate::now_us();
         let _g = self.db.write_gate().await;
-        match self.winners_tx(&batch).await {
+        match self.winners_tx(lane, &batch).await {
             Ok(Batch::Done(results, events)) => {
                 drop(_g);
                 tracing::debug!(
                     target: "showroom_commerce::flash_timing",
                     winners = n,
+                    lane,
+                    at_us,
                     waited_us = waited.as_micros() as u64,
                     tx_us = start.elapsed().as_micros() as u64,
                     "flash winners batch committed"
@@ -173,7 +180,14 @@ impl Commerce {
         // Settled at once (the settlement batcher merges what arrives together), not behind
         // earlier batches' `after`.
         let shop = Arc::clone(self);
+        let committed = std::time::Instant::now();
         tokio::spawn(async move {
+            tracing::debug!(
+                target: "showroom_commerce::flash_timing",
+                orders = to_settle.len(),
+                started_us = committed.elapsed().as_micros() as u64,
+                "flash settlements started"
+            );
             let settled = futures::future::join_all(
                 to_settle
                     .iter()
@@ -196,9 +210,9 @@ impl Commerce {
         (out, after)
     }
 
-    async fn winners_tx(&self, batch: &[Winner]) -> Result<Batch, CommerceError> {
+    async fn winners_tx(&self, lane: usize, batch: &[Winner]) -> Result<Batch, CommerceError> {
         if let CommerceDb::Postgres(p) = &self.db.pool {
-            return self.winners_pg(p, batch).await;
+            return self.winners_pg(lane, p, batch).await;
         }
         let drafts: Vec<OrderDraft> = batch.iter().map(draft).collect();
         let provider = self.payments.name();
@@ -391,42 +405,64 @@ impl Commerce {
 }
 
 impl Commerce {
-    /// PostgreSQL: run both batch functions once with nothing in them, on the committers' kept
-    /// connections, so the first real batch does not also plan them.
+    /// PostgreSQL: run both batch functions once with nothing in them, on each of the
+    /// committers' kept connections, so the first real batch does not also plan them.
     pub(crate) async fn warm_group_commits(&self) {
         if let CommerceDb::Postgres(p) = &self.db.pool {
-            let warm = async {
-                self.winners_pg(p, &[]).await?;
-                crate::domain::settlements::settle_pg(&self.db.settle_conn, p, &[]).await
-            };
-            if let Err(e) = warm.await {
-                tracing::warn!(error = %e, "group commit functions not warmed up");
+            for lane in 0..crate::db::LANES {
+                let warm = async {
+                    self.winners_pg(lane, p, &[]).await?;
+                    crate::domain::settlements::settle_pg(&self.db.settle_conn[lane], p, &[])
+                        .await?;
+                    for conn in [&self.db.winners_conn[lane], &self.db.settle_conn[lane]] {
+                        let mut slot = conn.get(p).await?;
+                        if let Some(c) = slot.as_mut() {
+                            warm_whole_batch(c).await?;
+                        }
+                    }
+                    Ok::<_, CommerceError>(())
+                };
+                if let Err(e) = warm.await {
+                    tracing::warn!(error = %e, "group commit functions not warmed up");
+                }
             }
         }
     }
 
     /// PostgreSQL: the whole batch in one round trip (`commerce_flash_winners`, migration 1002),
-    /// run as one statement outside `BEGIN`, i.e. its own transaction.
-    async fn winners_pg(&self, p: &sqlx::PgPool, batch: &[Winner]) -> Result<Batch, CommerceError> {
-        let drafts: Vec<OrderDraft> = batch.iter().map(draft).collect();
+    /// run as one statement outside `BEGIN`, i.e. its own transaction, on lane `lane`'s kept
+    /// connection. The winners go to the function sorted by (user, key): batches on two lanes
+    /// then claim keys in the same order (no deadlock between them on a retried key).
+    async fn winners_pg(
+        &self,
+        lane: usize,
+        p: &sqlx::PgPool,
+        batch: &[Winner],
+    ) -> Result<Batch, CommerceError> {
+        let mut ord: Vec<usize> = (0..batch.len()).collect();
+        ord.sort_by(|&x, &y| {
+            (&batch[x].user_id, &batch[x].key).cmp(&(&batch[y].user_id, &batch[y].key))
+        });
+        let sorted: Vec<&Winner> = ord.iter().map(|&k| &batch[k]).collect();
+        let drafts: Vec<OrderDraft> = sorted.iter().map(|w| draft(w)).collect();
         let now = crate::now_ms() as i64;
-        let stamps: BTreeMap<&str, crate::stamp::Stamp> = batch
+        let stamps: BTreeMap<&str, crate::stamp::Stamp> = sorted
             .iter()
             .map(|w| (w.sale.stream_id.as_str(), self.stamp_now(&w.sale.stream_id)))
             .collect();
         let stamp_of = |w: &Winner| stamps[w.sale.stream_id.as_str()];
         let col = |f: fn(&Winner, &OrderDraft) -> String| -> Vec<String> {
-            batch.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
+            sorted.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
         };
         let num = |f: fn(&Winner, &OrderDraft) -> i64| -> Vec<i64> {
-            batch.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
+            sorted.iter().zip(&drafts).map(|(w, d)| f(w, d)).collect()
         };
         let mut items = Vec::with_capacity(batch.len());
         for d in &drafts {
             items.push(serde_json::to_string(&d.items).map_err(crate::error::internal)?);
         }
         let opt = |f: fn(crate::stamp::Stamp) -> Option<u64>| -> Vec<Option<i64>> {
-            batch
+            sorted
                 .iter()
                 .map(|w| f(stamp_of(w)).map(|v| v as i64))
                 .collect()
@@ -451,8 +487,8 @@ impl Commerce {
         .bind(num(|_, d| d.created_ms))
         .bind(opt(|s| s.epoch))
         .bind(opt(|s| s.pts_ms))
-        .bind(batch.iter().map(|w| stamp_of(w).pdt_ms as i64).collect::<Vec<_>>());
-        let rows = fetch_pinned!(self.db.winners_conn, p, query);
+        .bind(sorted.iter().map(|w| stamp_of(w).pdt_ms as i64).collect::<Vec<_>>());
+        let rows = fetch_pinned!(self.db.winners_conn[lane], p, query);
         let rows = match rows {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("SR001") => {
                 tracing::debug!(error = %e, "flash winners: SQL refused a reservation");
@@ -480,8 +516,8 @@ impl Commerce {
                     batch.len()
                 )));
             };
-            let (w, d) = (&batch[k], &drafts[k]);
-            results[k] = Some(match outcome.as_str() {
+            let (w, d) = (sorted[k], &drafts[k]);
+            results[ord[k]] = Some(match outcome.as_str() {
                 "new" => Ok(Won::New(d.clone())),
                 "banned" => {
                     tracing::info!(stream_id = %w.sale.stream_id, user_id = %w.user_id, "refused: user sanctioned");
@@ -524,6 +560,49 @@ impl Commerce {
         }
         Ok(Batch::Done(out, events))
     }
+}
+
+/// One winner and its settlement on a sale that exists only in this transaction, rolled back:
+/// every statement of both batch functions runs once on this connection (the empty warm-up
+/// above skips their per-sale/per-stream loops), so the first real batch of a burst finds them
+/// planned and their tables' metadata loaded. Nothing is left behind (another stream's
+/// sequence row, rolled back).
+async fn warm_whole_batch(c: &mut sqlx::PgConnection) -> Result<(), CommerceError> {
+    use sqlx::Connection;
+    const ID: &str = "\u{1}warm-up";
+    let mut tx = c.begin().await?;
+    sqlx::query(
+        "INSERT INTO commerce_flash_sales (id, stream_id, product_id, sale_price_minor, currency, \
+         stock_limit, remaining, per_customer_limit, duration_ms, state, created_ms) \
+         VALUES ($1, $1, $1, 1, 'EUR', 1, 1, 1, 1, 'live', 0)",
+    )
+    .bind(ID)
+    .execute(&mut *tx)
+    .await?;
+    let one = vec![ID];
+    sqlx::query(
+        "SELECT i FROM commerce_flash_winners(0, 'warm-up', $1, $1, $1, $1, $1, $1, $2, $3, $4, \
+         $3, $3, $5, $6, $6, $5)",
+    )
+    .bind(&one)
+    .bind(vec!["[]"])
+    .bind(vec![1i64])
+    .bind(vec!["EUR"])
+    .bind(vec![0i64])
+    .bind(vec![None::<i64>])
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("SELECT last FROM commerce_settle($1, $2, $3, $4, $1, $1, $5, $6, $6, $4)")
+        .bind(&one)
+        .bind(vec!["paid"])
+        .bind(vec![None::<String>])
+        .bind(vec![0i64])
+        .bind(vec!["{}"])
+        .bind(vec![None::<i64>])
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    Ok(())
 }
 
 /// A winner whose buyer is banned for `left_ms` more.

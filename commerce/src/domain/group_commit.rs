@@ -1,11 +1,14 @@
 //! Group commit: callers hand a job to a [`Batcher`] and wait for its answer; one task takes
 //! whatever jobs arrived while the previous batch was committing and runs them as one batch
 //! (one SQL transaction). Each caller's answer comes after its batch's commit, so nothing is
-//! acknowledged before it is stored; a failed batch answers every one of its callers.
+//! acknowledged before it is stored; a failed batch answers every one of its callers. With more
+//! than one lane, the next batch starts while the previous one is still committing (on another
+//! connection), instead of waiting for it.
 
 use crate::error::CommerceError;
 use std::future::Future;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 type Reply<R> = oneshot::Sender<Result<R, CommerceError>>;
 
@@ -22,17 +25,32 @@ pub(crate) struct Batcher<J, R> {
 }
 
 impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
-    /// Start the batch task. `run` gets at most `max` jobs and must answer each, in order. The
+    /// Start the batch task. `run` gets a lane (`0..lanes`: which of the caller's kept
+    /// connections to use) and at most `max` jobs, and must answer each, in order. Up to `lanes`
+    /// batches are in flight at once (pipelined): jobs that arrive while every lane is busy form
+    /// the next batch, started as soon as a lane is free; with one lane a batch starts when the
+    /// previous one has committed. The `after` work runs in the order the batches finished. The
     /// queue is bounded by its callers: each one waits for its answer before sending another.
-    pub(crate) fn spawn<F, Fut>(max: usize, run: F) -> Self
+    pub(crate) fn spawn<F, Fut>(max: usize, lanes: usize, run: F) -> Self
     where
-        F: Fn(Vec<J>) -> Fut + Send + 'static,
-        Fut: Future<Output = Committed<R>> + Send,
+        F: Fn(usize, Vec<J>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Committed<R>> + Send + 'static,
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<(J, Reply<R>)>();
+        let lanes = lanes.max(1);
         tokio::spawn(async move {
-            let mut previous: Option<tokio::task::JoinHandle<()>> = None;
+            let run = Arc::new(run);
+            let busy = Arc::new(Semaphore::new(lanes));
+            let free = Arc::new(parking_lot::Mutex::new(
+                (0..lanes).rev().collect::<Vec<_>>(),
+            ));
+            let previous: Arc<parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>> =
+                Arc::default();
             while let Some(first) = rx.recv().await {
+                // Wait for a lane; whatever arrives meanwhile joins this batch.
+                let Ok(permit) = Arc::clone(&busy).acquire_owned().await else {
+                    break;
+                };
                 let mut jobs = vec![first];
                 while jobs.len() < max.max(1) {
                     match rx.try_recv() {
@@ -40,27 +58,35 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
                         Err(_) => break,
                     }
                 }
-                let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = jobs.into_iter().unzip();
-                let n = jobs.len();
-                let (results, after) = run(jobs).await;
-                let mut results = results.into_iter();
-                for reply in replies {
-                    let r = results.next().unwrap_or_else(|| {
-                        Err(CommerceError::Internal(format!(
-                            "batch of {n} answered fewer jobs"
-                        )))
-                    });
-                    let _ = reply.send(r); // the caller may have gone (client disconnected)
-                }
-                if let Some(after) = after {
-                    let before = previous.take();
-                    previous = Some(tokio::spawn(async move {
-                        if let Some(b) = before {
-                            let _ = b.await;
-                        }
-                        after.await;
-                    }));
-                }
+                let lane = free.lock().pop().unwrap_or(0);
+                let (run, free, previous) =
+                    (Arc::clone(&run), Arc::clone(&free), Arc::clone(&previous));
+                tokio::spawn(async move {
+                    let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = jobs.into_iter().unzip();
+                    let n = jobs.len();
+                    let (results, after) = run(lane, jobs).await;
+                    free.lock().push(lane);
+                    drop(permit);
+                    let mut results = results.into_iter();
+                    for reply in replies {
+                        let r = results.next().unwrap_or_else(|| {
+                            Err(CommerceError::Internal(format!(
+                                "batch of {n} answered fewer jobs"
+                            )))
+                        });
+                        let _ = reply.send(r); // the caller may have gone (client disconnected)
+                    }
+                    if let Some(after) = after {
+                        let mut prev = previous.lock();
+                        let before = prev.take();
+                        *prev = Some(tokio::spawn(async move {
+                            if let Some(b) = before {
+                                let _ = b.await;
+                            }
+                            after.await;
+                        }));
+                    }
+                });
             }
         });
         Self { tx }
@@ -127,7 +153,7 @@ mod tests {
     #[tokio::test]
     async fn jobs_arriving_during_a_batch_form_the_next_one() {
         let (seen_tx, mut seen) = mpsc::unbounded_channel::<usize>();
-        let b = std::sync::Arc::new(Batcher::spawn(64, move |jobs: Vec<u32>| {
+        let b = std::sync::Arc::new(Batcher::spawn(64, 1, move |_, jobs: Vec<u32>| {
             let seen_tx = seen_tx.clone();
             async move {
                 let _ = seen_tx.send(jobs.len());
@@ -169,5 +195,51 @@ mod tests {
             Some(8),
             "the 8 that waited went in one batch"
         );
+    }
+
+    /// Two lanes: the jobs that arrive while a batch is in flight start the next batch at once
+    /// on the other lane, without waiting for the first to finish (here the first batch cannot
+    /// finish until the second has started: with one batch at a time this would time out).
+    #[tokio::test]
+    async fn with_two_lanes_the_next_batch_does_not_wait_for_the_previous() {
+        let second_started = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (lanes_tx, mut lanes) = mpsc::unbounded_channel::<(usize, usize)>();
+        let b = std::sync::Arc::new(Batcher::spawn(64, 2, {
+            let second_started = second_started.clone();
+            move |lane, jobs: Vec<u32>| {
+                let (second_started, lanes_tx) = (second_started.clone(), lanes_tx.clone());
+                async move {
+                    let _ = lanes_tx.send((lane, jobs.len()));
+                    if jobs.contains(&1) {
+                        second_started.notified().await;
+                    } else {
+                        second_started.notify_one();
+                    }
+                    (jobs.into_iter().map(|j| Ok(j * 2)).collect(), None)
+                }
+            }
+        }));
+        let first = tokio::spawn({
+            let b = b.clone();
+            async move { b.submit(1).await }
+        });
+        let (lane_a, n) = lanes.recv().await.unwrap();
+        assert_eq!(n, 1);
+        let rest: Vec<_> = (2..6)
+            .map(|j| {
+                let b = b.clone();
+                tokio::spawn(async move { b.submit(j).await })
+            })
+            .collect();
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            assert_eq!(first.await.unwrap().unwrap(), 2);
+            for (j, t) in (2..6).zip(rest) {
+                assert_eq!(t.await.unwrap().unwrap(), j * 2);
+            }
+        })
+        .await;
+        assert!(answered.is_ok(), "the second batch waited for the first");
+        let (lane_b, _) = lanes.recv().await.unwrap();
+        assert_ne!(lane_a, lane_b, "two batches in flight on two lanes");
     }
 }

@@ -144,6 +144,7 @@ impl Commerce {
                 test_mode,
                 restock: failed.then(|| restock.clone()),
                 stamp: self.stamp_now(&draft.stream_id),
+                queued: std::time::Instant::now(),
             })
             .await?;
         if let Restock::Flash { sale_id, .. } = &restock {

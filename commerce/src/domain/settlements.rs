@@ -31,22 +31,35 @@ pub(crate) struct Settlement {
     /// What to give back (payment failed only).
     pub restock: Option<Restock>,
     pub stamp: Stamp,
+    /// When it was handed to the batcher (timing report only).
+    pub queued: std::time::Instant,
 }
 
 impl Commerce {
-    /// The settlement batcher's body: one transaction, events published after commit.
+    /// The settlement batcher's body: one transaction (on lane `lane`'s kept connection, see
+    /// `group_commit`), events published after commit.
     pub(crate) async fn commit_settlements(
         self: &Arc<Self>,
+        lane: usize,
         batch: Vec<Settlement>,
     ) -> Committed<()> {
         let n = batch.len();
         let start = std::time::Instant::now();
+        let waited = batch
+            .iter()
+            .map(|s| start - s.queued)
+            .max()
+            .unwrap_or_default();
+        let at_us = crate::now_us();
         let _g = self.db.write_gate().await;
-        let res = self.settlements_tx(&batch).await;
+        let res = self.settlements_tx(lane, &batch).await;
         drop(_g);
         tracing::debug!(
             target: "showroom_commerce::flash_timing",
             settlements = n,
+            lane,
+            at_us,
+            waited_us = waited.as_micros() as u64,
             tx_us = start.elapsed().as_micros() as u64,
             "settlement batch committed"
         );
@@ -61,11 +74,15 @@ impl Commerce {
         }
     }
 
-    async fn settlements_tx(&self, batch: &[Settlement]) -> Result<Vec<Event>, CommerceError> {
+    async fn settlements_tx(
+        &self,
+        lane: usize,
+        batch: &[Settlement],
+    ) -> Result<Vec<Event>, CommerceError> {
         if let (CommerceDb::Postgres(p), true) =
             (&self.db.pool, batch.iter().all(|s| s.restock.is_none()))
         {
-            return settle_pg(&self.db.settle_conn, p, batch).await;
+            return settle_pg(&self.db.settle_conn[lane], p, batch).await;
         }
         with_pool!(self.db, |p| {
             let mut tx = p.begin_write().await?;
