@@ -29,7 +29,14 @@ for path in sys.argv[1:]:
         print(f"  {k[:-3]:8} p50 {pct([w[k] for w in win], .5):7.1f}  max {pct([w[k] for w in win], 1):7.1f} ms")
     tot = [w["reserve_us"] + w["batch_us"] + w["settle_us"] for w in win]
     print(f"  handler  p50 {pct(tot, .5):7.1f}  max {pct(tot, 1):7.1f} ms")
+    # Batches on the winners' timeline: start (ms after the first winner entered its handler),
+    # lane (PostgreSQL: two batches in flight, one kept connection each), size, wait, call time.
+    at = lambda b: round((b["at_us"] - t0) / 1000, 1) if "at_us" in b else None
     print("  winner batches (size, waited ms, tx ms):", [(b["winners"], round(b["waited_us"] / 1000, 1), round(b["tx_us"] / 1000, 1)) for b in batch])
+    if batch and "at_us" in batch[0]:
+        print("  winner batches (start ms, lane, size, tx ms):", [(at(b), b.get("lane"), b["winners"], round(b["tx_us"] / 1000, 1)) for b in batch])
     for l in laps:
         print("    statements (cumulative ms):", ", ".join(f"{n} {int(t) / 1000:.1f}" for n, t in l))
     print("  settlement batches (size, tx ms):", [(b["settlements"], round(b["tx_us"] / 1000, 1)) for b in settle])
+    if settle and "at_us" in settle[0]:
+        print("  settlement batches (start ms, lane, size, waited ms, tx ms):", [(at(b), b.get("lane"), b["settlements"], round(b["waited_us"] / 1000, 1), round(b["tx_us"] / 1000, 1)) for b in settle])
