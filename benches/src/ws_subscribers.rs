@@ -410,7 +410,7 @@ pub fn run(target: Target, progress: Arc<Progress>) -> std::io::Result<Outcome> 
         // Every subscriber live (none failed: the caller stops on a failure): io_uring from here.
         if lp.progress.connected.load(Ordering::Relaxed) as usize == n {
             if let Some(wait_batch) = uring_wait.take() {
-                match uring::Reader::new(&lp) {
+                match uring::Reader::new() {
                     Ok(reader) => {
                         lp.out.io_used = "uring";
                         reader.run(&mut lp, wait_batch)?;

@@ -37,7 +37,7 @@ pub(super) struct Reader {
 impl Reader {
     /// Set up the ring and its buffers; an error where io_uring (or a provided-buffer ring,
     /// Linux ≥ 5.19) is unavailable, and the caller reads with epoll instead.
-    pub(super) fn new(_lp: &Loop) -> io::Result<Self> {
+    pub(super) fn new() -> io::Result<Self> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
