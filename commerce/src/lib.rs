@@ -168,7 +168,14 @@ impl Commerce {
             shared_limit,
         });
         bus::spawn_subscriber(&shop);
-        shop.warm_group_commits().await;
+        // On the committers' thread: their kept connections are opened there.
+        let warm = Arc::clone(&shop);
+        let warmed = domain::commit_thread::handle()
+            .spawn(async move { warm.warm_group_commits().await })
+            .await;
+        if let Err(e) = warmed {
+            tracing::warn!(error = %e, "group commit warm-up did not run");
+        }
         shop.resume_sale_timers().await?;
         Ok(shop)
     }

@@ -32,22 +32,24 @@ pub struct Db {
 /// still serialise them in PostgreSQL, but not the rest (network, keys, orders).
 pub(crate) const LANES: usize = 2;
 
-/// A PostgreSQL connection kept by one group committer, whose batches run one at a time: its
-/// prepared statements and compiled functions stay warm from one batch to the next (the pool
-/// would hand each batch another connection, each planning the batch functions anew).
+/// A PostgreSQL connection kept by one group committer lane, whose batches run one at a time:
+/// its prepared statements and compiled functions stay warm from one batch to the next (the pool
+/// would hand each batch another connection, each planning the batch functions anew). It is
+/// opened with the pool's options but outside the pool, by the lane on the committers' own
+/// thread (`domain::commit_thread`), so its socket's readiness is seen by that thread's runtime.
 #[derive(Debug, Default)]
-pub(crate) struct Pinned(Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>);
+pub(crate) struct Pinned(Mutex<Option<sqlx::PgConnection>>);
 
 impl Pinned {
-    /// The kept connection (taken from `pool` the first time or after a broken one).
+    /// The kept connection (opened the first time or after a broken one).
     pub(crate) async fn get(
         &self,
         pool: &sqlx::PgPool,
-    ) -> Result<MutexGuard<'_, Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>, CommerceError>
-    {
+    ) -> Result<MutexGuard<'_, Option<sqlx::PgConnection>>, CommerceError> {
+        use sqlx::ConnectOptions;
         let mut slot = self.0.lock().await;
         if slot.is_none() {
-            *slot = Some(pool.acquire().await?);
+            *slot = Some(pool.connect_options().connect().await?);
         }
         Ok(slot)
     }
@@ -60,7 +62,7 @@ macro_rules! fetch_pinned {
     ($pinned:expr, $pool:expr, $query:expr) => {{
         let mut slot = $pinned.get($pool).await?;
         let res = match slot.as_mut() {
-            Some(c) => $query.fetch_all(&mut **c).await,
+            Some(c) => $query.fetch_all(&mut *c).await,
             None => Err(sqlx::Error::PoolClosed),
         };
         if matches!(&res, Err(e) if !matches!(e, sqlx::Error::Database(_))) {

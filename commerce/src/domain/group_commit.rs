@@ -38,7 +38,9 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<(J, Reply<R>)>();
         let lanes = lanes.max(1);
-        tokio::spawn(async move {
+        // The loop and its batches run on the committers' own thread (see `commit_thread`).
+        let rt = super::commit_thread::handle();
+        rt.clone().spawn(async move {
             let run = Arc::new(run);
             let busy = Arc::new(Semaphore::new(lanes));
             let free = Arc::new(parking_lot::Mutex::new(
@@ -61,7 +63,7 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
                 let lane = free.lock().pop().unwrap_or(0);
                 let (run, free, previous) =
                     (Arc::clone(&run), Arc::clone(&free), Arc::clone(&previous));
-                tokio::spawn(async move {
+                rt.spawn(async move {
                     let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = jobs.into_iter().unzip();
                     let n = jobs.len();
                     let (results, after) = run(lane, jobs).await;

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod chat;
+pub(crate) mod commit_thread;
 mod flash;
 pub(crate) mod flash_stock;
 pub(crate) mod flash_winners;
