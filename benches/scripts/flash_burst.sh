@@ -48,13 +48,16 @@ one_run() { # PATH_NAME [--redis URL]
   # A file per run: with one shared file, the loop below could read the previous (killed)
   # server's READY line before the new process had truncated it, and aim the tool at a dead port.
   local ready="$WORK/server-$RUN.out"
+  # Created before the server starts: under load the background redirection may not have run
+  # yet when the loop below first reads it (sed then failed, and `set -e` ended the script).
+  : >"$ready"
   local server="$BIN/commerce_server"
   [ "$name" = peer ] && server=$PEER_BIN
   "$server" --port 0 --db "$DB" "$@" >"$ready" 2>"$OUT/server-$name-$RUN.err" &
   local spid=$!
   local url=""
   for _ in $(seq 300); do
-    url=$(sed -n 's/^READY //p' "$ready" 2>/dev/null)
+    url=$(sed -n 's/^READY //p' "$ready" 2>/dev/null || true)
     [ -n "$url" ] && break
     sleep 0.1
   done
