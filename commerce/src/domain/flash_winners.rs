@@ -4,7 +4,9 @@
 //! (multi-row inserts), the buyers' counts, one conditional `UPDATE` of each sale row and one
 //! `flash.stock` event per sale (one bump of the stream's sequence row). On PostgreSQL all of it
 //! is one call of `commerce_flash_winners` (migration 1002): one round trip, its own
-//! transaction, on a connection the batcher keeps; SQLite runs the same steps as statements.
+//! transaction, on a connection the batcher keeps (two batches in flight, one kept connection
+//! each, on the committers' own thread: see `group_commit`, `commit_thread`); SQLite runs the same
+//! steps as statements, one batch at a time.
 //! Every winner waits for
 //! its batch's commit before it is answered; if the commit fails, every winner of the batch gets
 //! an error (and gives its reservation back). If SQL refuses what Redis granted (the backstop:
