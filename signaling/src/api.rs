@@ -11,7 +11,7 @@ use webrtc::ice::udp_network::UDPNetwork;
 use webrtc::ice_transport::ice_candidate_type::RTCIceCandidateType;
 use webrtc::interceptor::registry::Registry;
 use webrtc::rtp_transceiver::rtp_codec::{
-    RTCRtpCodecCapability, RTCRtpCodecParameters, RTPCodecType,
+    RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RTPCodecType,
 };
 use webrtc::rtp_transceiver::RTCPFeedback;
 
@@ -20,6 +20,10 @@ use crate::error::SignalingError;
 
 pub(crate) const H264_FMTP: &str =
     "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// The `abs-send-time` RTP header extension (what Chromium's REMB estimator reads).
+pub(crate) const ABS_SEND_TIME_URI: &str =
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
 
 pub(crate) fn h264_capability() -> RTCRtpCodecCapability {
     RTCRtpCodecCapability {
@@ -79,6 +83,15 @@ pub(crate) async fn build(
             ..Default::default()
         },
         RTPCodecType::Audio,
+    )?;
+    // Video packets carry their send time: a receiver's delay-based estimate (REMB) then sees
+    // the network only, not the jitter of the ingest and transcode before the SFU.
+    media.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: ABS_SEND_TIME_URI.to_owned(),
+        },
+        RTPCodecType::Video,
+        None,
     )?;
     // Sender/receiver reports only: NACKs are answered from the per-stream cache in the
     // fanout (webrtc-rs's responder would keep a send buffer per viewer).

@@ -2,7 +2,7 @@
 //! by the stream's [`Fanout`], and a task writing the queue out.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
@@ -29,6 +29,8 @@ use crate::simulcast::{LayerSet, VideoPath, ViewerLayer, WAKE};
 use showroom_pipelines::rtp::RtpKind;
 use webrtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use webrtc::rtcp::receiver_report::ReceiverReport;
+use webrtc::rtp::extension::abs_send_time_extension::AbsSendTimeExtension;
+use webrtc::rtp::extension::HeaderExtension;
 
 /// Longest wait for server candidates before the answer goes out.
 const GATHER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -240,7 +242,7 @@ fn spawn_rtcp(sender: Arc<RTCRtpSender>, mut st: Rtcp, video: Arc<TrackLocalStat
                             if let Some(out) =
                                 crate::simulcast::retransmit(&layers, &st.shared, seq)
                             {
-                                let _ = video.write_rtp(&out).await;
+                                let _ = send_video(&video, &out).await;
                             }
                         }
                     }
@@ -285,6 +287,15 @@ fn spawn_rtcp(sender: Arc<RTCRtpSender>, mut st: Rtcp, video: Arc<TrackLocalStat
     });
 }
 
+/// Writes one video packet stamped with its send time (`abs-send-time`, when negotiated).
+async fn send_video(
+    video: &TrackLocalStaticRTP,
+    packet: &webrtc::rtp::packet::Packet,
+) -> webrtc::error::Result<usize> {
+    let sent = HeaderExtension::AbsSendTime(AbsSendTimeExtension::new(SystemTime::now()));
+    video.write_rtp_with_extensions(packet, &[sent]).await
+}
+
 async fn write(
     gop: Vec<Arc<Outgoing>>,
     mut rx: mpsc::Receiver<Arc<Outgoing>>,
@@ -295,7 +306,7 @@ async fn write(
     let now = Instant::now();
     for p in gop {
         if let Some(out) = path.video(now, &p) {
-            let _ = video.write_rtp(&out).await;
+            let _ = send_video(&video, &out).await;
         }
     }
     while let Some(p) = rx.recv().await {
@@ -305,7 +316,7 @@ async fn write(
         }
         let result = match p.kind {
             RtpKind::H264 => match path.video(Instant::now(), &p) {
-                Some(out) => video.write_rtp(&out).await,
+                Some(out) => send_video(&video, &out).await,
                 None => continue,
             },
             RtpKind::Opus => match &audio {

@@ -48,6 +48,17 @@ async fn watch(bframes: u32, expect: VideoMode) {
         "audio (Opus) not received: {report}"
     );
     assert_eq!(report["deleteStatus"].as_u64(), Some(200), "{report}");
+    // Video goes out with its send time, so Chromium's REMB estimate sees the network only.
+    let extmaps = report["answerExtmaps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        extmaps.iter().any(|l| l.as_str().is_some_and(
+            |l| l.ends_with(" http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time")
+        )),
+        "abs-send-time not negotiated: {extmaps:?}"
+    );
     let fanout = env
         .sfu
         .fanout(name)

@@ -1,5 +1,6 @@
 // Headless Chromium (the system /usr/bin/chromium) watches a WHEP stream and prints JSON:
-// { firstFrameMs, samples: [{ms, framesDecoded, width, height, audioPackets, state}], deleteStatus }.
+// { firstFrameMs, samples: [{ms, framesDecoded, width, height, audioPackets, state}], deleteStatus,
+// location, answerExtmaps (the answer's `a=extmap` lines) }.
 // Usage: node whep_view.mjs <page-url> <whep-url> <seconds> [<relay-viewer-side> <relay-server-side>]
 // Only 127.0.0.1 candidates are sent to the server (tests stay on loopback). With a relay
 // (host:port pairs), the offer's only candidate is the relay's server side and the answer's
@@ -70,7 +71,8 @@ try {
       deleteStatus = (await fetch(new URL(location, whepUrl), { method: 'DELETE' })).status;
     }
     pc.close();
-    return { firstFrameMs, samples, deleteStatus, location };
+    const answerExtmaps = body.split('\r\n').filter((l) => l.startsWith('a=extmap:'));
+    return { firstFrameMs, samples, deleteStatus, location, answerExtmaps };
   }, { whepUrl, seconds: Number(seconds || 5), relayViewer, relayServer });
   console.log(JSON.stringify(result));
 } finally {
