@@ -63,6 +63,7 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
     // A request for the next part is held, then released by that part.
     let text = playlist(&origin, "video", "").await.expect("playlist");
     let (msn, part) = next_part(&text);
+    let held_before = origin.stats().held_total;
     let t0 = Instant::now();
     let held = playlist(
         &origin,
@@ -71,11 +72,11 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
     )
     .await
     .expect("blocking");
+    // Held (the origin's counter says it waited), and released by the part, well before the
+    // 6 s hold limit (no tighter wall-clock bound: the box may be loaded).
     let waited = t0.elapsed();
-    assert!(
-        waited > Duration::from_millis(5) && waited < Duration::from_millis(700),
-        "waited {waited:?}"
-    );
+    assert_eq!(origin.stats().held_total, held_before + 1, "not held");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
     let (m2, p2) = next_part(&held);
     assert!(
         (m2, p2) > (msn, part),
@@ -83,8 +84,9 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
     );
     assert_eq!(origin.stats().held_now, 0);
 
-    // An existing part is answered at once; the preload hint is held then sent whole.
-    let t0 = Instant::now();
+    // An existing part is answered at once (never held); the preload hint is held then sent
+    // whole, released by the part well before the hold limit.
+    let before = origin.stats().held_total;
     playlist(
         &origin,
         "video",
@@ -92,11 +94,15 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
     )
     .await
     .expect("existing");
-    assert!(t0.elapsed() < Duration::from_millis(50));
+    assert_eq!(
+        origin.stats().held_total,
+        before,
+        "an existing part was held"
+    );
     let seq = hint(&held);
     let t0 = Instant::now();
     let body = origin.part("video", seq).await.expect("hinted part");
-    assert!(t0.elapsed() < Duration::from_millis(700));
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     assert!(&body.bytes[4..8] == b"moof" || &body.bytes[4..8] == b"styp");
     let again = origin.part("video", seq).await.expect("part again");
     assert_eq!(again.bytes, body.bytes);
@@ -108,10 +114,14 @@ async fn blocking_reload_preload_hint_errors_and_decodable_media() {
         "_HLS_part=1".into(),
         "_HLS_msn=abc".into(),
     ] {
-        let t0 = Instant::now();
+        let before = origin.stats().held_total;
         let r = playlist(&origin, "video", &q).await;
         assert!(matches!(r, Err(OriginError::BadRequest(_))), "{q}: {r:?}");
-        assert!(t0.elapsed() < Duration::from_millis(50));
+        assert_eq!(
+            origin.stats().held_total,
+            before,
+            "{q}: refused only after a hold"
+        );
     }
     assert_eq!(
         origin.segment("video", 999_999).await.err(),
@@ -177,8 +187,15 @@ async fn two_thousand_held_requests_are_released_by_one_part() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let held = origin.stats().held_now;
+    // Wait for the tasks to park (a loaded box may take a while to run 2,000 of them).
+    let mut held = 0;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        held = origin.stats().held_now;
+        if held >= 1900 {
+            break;
+        }
+    }
     assert!(held >= 1900, "only {held} requests held");
     let mut done = Vec::new();
     for t in tasks {
@@ -191,17 +208,14 @@ async fn two_thousand_held_requests_are_released_by_one_part() {
         last - first,
         last - t0
     );
-    // All released together, by the part they waited for, well within 3 part targets.
+    // All released together by the part they waited for (one wake-up, not 2,000 polls), and
+    // long before the 6 s hold limit. The bounds leave room for a loaded 2-core box.
     assert!(
-        last - first < Duration::from_millis(100),
+        last - first < Duration::from_millis(300),
         "spread {:?}",
         last - first
     );
-    assert!(
-        last - t0 < Duration::from_millis(700),
-        "took {:?}",
-        last - t0
-    );
+    assert!(last - t0 < Duration::from_secs(2), "took {:?}", last - t0);
     assert!(done
         .iter()
         .all(|d| next_part(&d.1) > (msn, part + 1) || next_part(&d.1).0 > msn));

@@ -41,6 +41,8 @@ pub struct OriginStats {
     pub requests: u64,
     /// Requests being held right now (gauge).
     pub held_now: i64,
+    /// Requests that had to wait (counter): a request answered at once does not count.
+    pub held_total: u64,
 }
 
 /// One stream's LL-HLS origin, alive across publish sessions.
@@ -52,6 +54,7 @@ pub struct Origin {
     pub(super) segments: AtomicU64,
     requests: AtomicU64,
     held: AtomicI64,
+    held_total: AtomicU64,
 }
 
 struct HeldGuard<'a>(&'a AtomicI64);
@@ -76,6 +79,7 @@ impl Origin {
             segments: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             held: AtomicI64::new(0),
+            held_total: AtomicU64::new(0),
         }
     }
 
@@ -89,6 +93,7 @@ impl Origin {
             segments: self.segments.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             held_now: self.held.load(Ordering::Relaxed),
+            held_total: self.held_total.load(Ordering::Relaxed),
         }
     }
 
@@ -149,6 +154,7 @@ impl Origin {
             return Ok(());
         }
         self.held.fetch_add(1, Ordering::Relaxed);
+        self.held_total.fetch_add(1, Ordering::Relaxed);
         let _guard = HeldGuard(&self.held);
         let deadline = tokio::time::Instant::now() + self.config.max_hold();
         loop {
