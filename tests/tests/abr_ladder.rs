@@ -253,12 +253,15 @@ async fn abr_1080p_publish_every_rendition_decodes_aligned() -> anyhow::Result<(
 async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
     // Part-cadence checks against real time: a 1080p transcode beside it starved the source
     // publisher on a 2-core CI machine (part inter-arrival jitter 904 ms).
+    // The checker judges playlists and part cadence, not pixels: a small source and ladder
+    // keep the debug-built engine's real-time transcode well inside a noisy 2-core machine
+    // (854x480 with 360p + 240p reached 690 ms of part jitter with one core taken away).
     let _alone = showroom_tests::alone().await;
-    let ladder = "[{name=\"360p\",height=360,bitrate_kbps=400,max_fps=30},\
-                  {name=\"240p\",height=240,bitrate_kbps=200,max_fps=30}]";
+    let ladder = "[{name=\"240p\",height=240,bitrate_kbps=300,max_fps=30},\
+                  {name=\"160p\",height=160,bitrate_kbps=150,max_fps=30}]";
     let engine = Engine::start_with(&[("SHOWROOM_ABR__LADDER", ladder)]).await?;
     let opts = FfmpegPublish {
-        size: "854x480",
+        size: "640x360",
         seconds: Some(75),
         ..FfmpegPublish::default()
     };
@@ -291,7 +294,7 @@ async fn abr_llhls_check_passes_on_the_ladder() -> anyhow::Result<()> {
         Some(0),
         "llhls_check failures:\n{out}"
     );
-    for m in ["360p.m3u8", "240p.m3u8", "video.m3u8", "audio.m3u8"] {
+    for m in ["240p.m3u8", "160p.m3u8", "video.m3u8", "audio.m3u8"] {
         assert!(out.contains(m), "{m} not checked:\n{out}");
     }
     Ok(())
