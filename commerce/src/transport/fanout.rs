@@ -1,4 +1,4 @@
-//! A stream's live WebSocket fan-out: one task per shard (as many shards as cores), each
+//! A stream's live WebSocket fan-out: one task per shard (one shard per core but one), each
 //! holding a share of the stream's sockets. For each event (or each batch of events already
 //! waiting) a shard writes the event's pre-built frame to each of its sockets in turn, in one
 //! `try_write`/`writev` per socket: one task wake per shard per event instead of one per
@@ -36,9 +36,15 @@ pub(crate) struct Fanout {
 }
 
 impl Fanout {
-    /// One shard per core, each reading the stream's broadcast in its own task.
+    /// One shard per core but one (at least one), each reading the stream's broadcast in its own
+    /// task. The core left over keeps a runtime worker free for the rest: the HTTP requests that
+    /// publish, sessions, other streams. With a shard on every worker, a publish waited for a
+    /// shard's yield on a busy core: on 2 cores, 10,000 subscribers, one shard instead of two
+    /// cut the median publish-to-first-delivery from 25–75 ms to 2–17 ms at the same deliveries/s
+    /// (docs/benchmarks.md, fan-out, session 5).
     pub fn start(tx: &broadcast::Sender<Delivered>, head: u64) -> Self {
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let n = cores.saturating_sub(1).max(1);
         let shards: Vec<Arc<Shard>> = (0..n)
             .map(|_| {
                 let shard = Arc::new(Shard {
