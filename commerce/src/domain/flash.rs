@@ -627,7 +627,14 @@ impl Commerce {
         stock: &FlashStock,
         sale_id: &str,
     ) -> Result<(Arc<Sale>, i64), CommerceError> {
+        // One read at a time: a burst's first requests wait for one SQL read, not 100 queued on
+        // the pool. The caller found no usable entry; one cached since at the current version
+        // is as fresh as a read now would be.
+        let _one = stock.loading.lock().await;
         let ver = stock.version(sale_id).await?;
+        if let Some(hit) = stock.cached(sale_id).filter(|(_, v)| *v == ver) {
+            return Ok(hit);
+        }
         let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1");
         let sale = with_pool!(self.db, |p| {
             let r = sqlx::query(&sql)

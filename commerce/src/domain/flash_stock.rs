@@ -106,6 +106,9 @@ pub(crate) struct FlashStock {
     seed: Script,
     /// Sales read from SQL, with the window version they were read at.
     cache: parking_lot::Mutex<HashMap<String, (Arc<Sale>, i64)>>,
+    /// Held while a sale is read from SQL for the cache: the first requests of a burst, which
+    /// all miss the cache, wait for one read instead of each making its own.
+    pub(crate) loading: tokio::sync::Mutex<()>,
 }
 
 /// What SQL says about a sale, for seeding Redis.
@@ -141,6 +144,7 @@ impl FlashStock {
             release: Script::new(RELEASE),
             seed: Script::new(SEED),
             cache: parking_lot::Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
         })
     }
 
