@@ -454,6 +454,30 @@ async fn two_engines_flash_sale_never_oversell() {
         .build()
         .unwrap();
     let urls = [&a, &b].map(|e| e.url(&format!("/api/v1/streams/{id}/flash-sales/{sid}/purchase")));
+    // Each engine first reads the sale (an attempt over the per-customer limit is refused after
+    // that read, before any reservation), as engines that have been serving have: otherwise, on
+    // a loaded machine, one engine's 100 first reads of the sale can all come back before the
+    // other's, and it sells every unit before the other reserves any.
+    for (e, url) in engines.iter().zip(&urls) {
+        let t = ok(
+            e,
+            Method::POST,
+            &format!("/api/v1/streams/{id}/tokens/viewer"),
+            "",
+            json!({"name":"reads-the-sale"}),
+        )
+        .await;
+        let r = http
+            .post(url.clone())
+            .bearer_auth(t["token"].as_str().unwrap())
+            .header("Idempotency-Key", "over-the-limit")
+            .json(&json!({"quantity": 2}))
+            .send()
+            .await
+            .expect("http");
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(body["error"]["code"], json!("customer_limit"), "{body}");
+    }
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
     let buy = |url: String, tok: String, key: String| {
         let (http, gate) = (http.clone(), gate.clone());
