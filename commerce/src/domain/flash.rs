@@ -545,7 +545,12 @@ impl Commerce {
                 }
                 Reservation::Unseeded if !seeded => {
                     seeded = true;
-                    self.flash_seed(stock, sale_id).await?;
+                    // One seeding at a time per process: without it, every request of a
+                    // burst's first milliseconds read the sale's purchases from SQL.
+                    let _one = stock.seeding.lock().await;
+                    if !stock.is_seeded(sale_id).await? {
+                        self.flash_seed(stock, sale_id).await?;
+                    }
                 }
                 other => {
                     return Err(CommerceError::Internal(format!(

@@ -109,6 +109,9 @@ pub(crate) struct FlashStock {
     /// Held while a sale is read from SQL for the cache: the first requests of a burst, which
     /// all miss the cache, wait for one read instead of each making its own.
     pub(crate) loading: tokio::sync::Mutex<()>,
+    /// Held while the stock counter is seeded from SQL: the first requests of a burst all find
+    /// it missing; one seeds it, the others find it seeded once they get the lock.
+    pub(crate) seeding: tokio::sync::Mutex<()>,
 }
 
 /// What SQL says about a sale, for seeding Redis.
@@ -145,6 +148,7 @@ impl FlashStock {
             seed: Script::new(SEED),
             cache: parking_lot::Mutex::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
+            seeding: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -163,6 +167,16 @@ impl FlashStock {
 
     pub fn forget(&self, sale_id: &str) {
         self.cache.lock().remove(sale_id);
+    }
+
+    /// Whether the sale's stock counter is in Redis (seeded, and not lost since).
+    pub async fn is_seeded(&self, sale_id: &str) -> Result<bool, CommerceError> {
+        let [stock, ..] = keys(sale_id);
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(stock)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(n == 1)
     }
 
     /// The sale's window version (0 before any change).
