@@ -19,7 +19,7 @@ use crate::command::SanctionKind;
 use crate::db::BeginWrite;
 use crate::db::{fetch_pinned, to_u64, with_pool, CommerceDb};
 use crate::domain::flash::{Sale, Written};
-use crate::domain::group_commit::{fail_all, values, After, Committed};
+use crate::domain::group_commit::{fail_all, values, After, BatchClock, Committed};
 use crate::domain::new_id;
 use crate::domain::orders::{OrderDraft, Restock};
 use crate::error::CommerceError;
@@ -85,13 +85,7 @@ impl Commerce {
         batch: Vec<Winner>,
     ) -> Committed<Won> {
         let n = batch.len();
-        let start = std::time::Instant::now();
-        let waited = batch
-            .iter()
-            .map(|w| start - w.queued)
-            .max()
-            .unwrap_or_default();
-        let at_us = crate::now_us();
+        let clock = BatchClock::start(batch.iter().map(|j| j.queued));
         let _g = self.db.write_gate().await;
         match self.winners_tx(lane, &batch).await {
             Ok(Batch::Done(results, events)) => {
@@ -100,9 +94,9 @@ impl Commerce {
                     target: "showroom_commerce::flash_timing",
                     winners = n,
                     lane,
-                    at_us,
-                    waited_us = waited.as_micros() as u64,
-                    tx_us = start.elapsed().as_micros() as u64,
+                    at_us = clock.at_us,
+                    waited_us = clock.waited_us,
+                    tx_us = clock.elapsed_us(),
                     "flash winners batch committed"
                 );
                 let (results, after) = self.after_winners(&batch, results, events);

@@ -142,6 +142,32 @@ pub(crate) fn fail_all<R>(
         .collect()
 }
 
+/// A batch's timing for the `flash_timing` debug logs: when it started (wall clock, µs), how
+/// long its oldest job had waited, and the time since start.
+pub(crate) struct BatchClock {
+    start: std::time::Instant,
+    pub at_us: u64,
+    pub waited_us: u64,
+}
+
+impl BatchClock {
+    /// Starts the clock for a batch whose jobs were queued at `queued`.
+    pub(crate) fn start(queued: impl Iterator<Item = std::time::Instant>) -> Self {
+        let start = std::time::Instant::now();
+        let waited = queued.map(|q| start - q).max().unwrap_or_default();
+        Self {
+            start,
+            at_us: crate::now_us(),
+            waited_us: waited.as_micros() as u64,
+        }
+    }
+
+    /// Microseconds since the batch started.
+    pub(crate) fn elapsed_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use crate::db::BeginWrite;
 use crate::db::{fetch_pinned, to_u64, with_pool, CommerceDb, Pinned};
-use crate::domain::group_commit::{fail_all, values, After, Committed};
+use crate::domain::group_commit::{fail_all, values, After, BatchClock, Committed};
 use crate::domain::orders::{OrderDraft, Restock};
 use crate::error::CommerceError;
 use crate::events::{append_events, Event, NewEvent};
@@ -44,13 +44,7 @@ impl Commerce {
         batch: Vec<Settlement>,
     ) -> Committed<()> {
         let n = batch.len();
-        let start = std::time::Instant::now();
-        let waited = batch
-            .iter()
-            .map(|s| start - s.queued)
-            .max()
-            .unwrap_or_default();
-        let at_us = crate::now_us();
+        let clock = BatchClock::start(batch.iter().map(|j| j.queued));
         let _g = self.db.write_gate().await;
         let res = self.settlements_tx(lane, &batch).await;
         drop(_g);
@@ -58,9 +52,9 @@ impl Commerce {
             target: "showroom_commerce::flash_timing",
             settlements = n,
             lane,
-            at_us,
-            waited_us = waited.as_micros() as u64,
-            tx_us = start.elapsed().as_micros() as u64,
+            at_us = clock.at_us,
+            waited_us = clock.waited_us,
+            tx_us = clock.elapsed_us(),
             "settlement batch committed"
         );
         match res {
