@@ -220,7 +220,10 @@ pub(crate) fn spawn_subscriber(shop: &Arc<Commerce>) {
                                 }
                             };
                             match serde_json::from_str::<Event>(&payload) {
-                                Ok(ev) => deliver(&shop, ev).await,
+                                Ok(ev) => {
+                                    shop.warm_on_event(&ev);
+                                    deliver(&shop, ev).await
+                                }
                                 Err(e) => tracing::warn!(error = %e, "undecodable redis event"),
                             }
                         }

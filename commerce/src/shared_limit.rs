@@ -37,11 +37,14 @@ impl SharedLimiter {
         burst: u32,
     ) -> Result<Self, crate::CommerceError> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
         let (window_ms, limit) = window_for(rate_per_s, burst);
+        // Loaded now, not on NOSCRIPT by the first burst's every call (see `FlashStock::connect`).
+        let script = Script::new(WINDOW);
+        script.load_async(&mut conn).await?;
         Ok(Self {
             conn,
-            script: Script::new(WINDOW),
+            script,
             window_ms,
             limit,
         })

@@ -460,6 +460,115 @@ async fn redis_compensation_and_reseed() {
     assert_eq!(sql_orders_and_left(&db).await, (2, 0));
 }
 
+/// A started sale is warm in both engines before any purchase: its Redis counter holds the
+/// stock, the starting engine has the sale in its cache when `flash.start` returns, and the
+/// other engine warms it from the bus event. Then: purchases, Redis loses everything, an engine
+/// restarts: before any purchase the restarted engine has re-seeded the counter from SQL with
+/// stock − sold, the buyers' units and their keys, and has the sale in its cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sale_warm_on_start_in_both_engines_and_after_restart() {
+    let pg = Postgres::start().expect("PostgreSQL");
+    let redis = Redis::start().expect("redis-server");
+    let (a, b, streams, sid, db) = two_shops(&pg, &redis, 10, 2).await;
+    let base = format!("showroom:flash:{{{sid}}}");
+    let stock_key = format!("{base}:stock");
+    assert_eq!(redis_cmd(&redis, &["GET", &stock_key]).await, "10");
+    assert!(
+        a.flash_sale_warm(&sid).await.unwrap(),
+        "the starting engine"
+    );
+    let mut b_warm = false;
+    for _ in 0..250 {
+        if b.flash_sale_warm(&sid).await.unwrap() {
+            b_warm = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        b_warm,
+        "the other engine warms the sale on the flash.started event"
+    );
+    // Purchases on both engines: u1 takes 2 (its limit), u2 one.
+    let u1 = viewer(&a, "u1");
+    let u2 = viewer(&b, "u2");
+    ok(
+        &a,
+        &u1,
+        json!({"type":"flash.purchase","sale_id":sid,"quantity":2,"idempotency_key":"u1k"}),
+    )
+    .await;
+    let u2_order = ok(
+        &b,
+        &u2,
+        json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"u2k"}),
+    )
+    .await;
+    assert_eq!(redis_cmd(&redis, &["GET", &stock_key]).await, "7");
+    // Redis loses everything; an engine (re)starts on the same PostgreSQL and Redis.
+    assert_eq!(redis_cmd(&redis, &["FLUSHALL"]).await, "OK");
+    let c = start(
+        postgres(&pg.url()).await,
+        streams.clone(),
+        redis_cfg(&redis),
+    )
+    .await;
+    // Before any purchase: seeded from SQL with the remainder, the units and the keys.
+    assert_eq!(redis_cmd(&redis, &["GET", &stock_key]).await, "7");
+    let bought = format!("{base}:bought");
+    assert_eq!(
+        redis_cmd(&redis, &["HGET", &bought, &u1.user_id]).await,
+        "2"
+    );
+    assert_eq!(
+        redis_cmd(&redis, &["HGET", &bought, &u2.user_id]).await,
+        "1"
+    );
+    let field = format!("{}\u{1f}u2k", u2.user_id);
+    assert_eq!(
+        redis_cmd(&redis, &["HGET", &format!("{base}:idem"), &field]).await,
+        u2_order["id"].as_str().unwrap()
+    );
+    assert!(
+        c.flash_sale_warm(&sid).await.unwrap(),
+        "the restarted engine"
+    );
+    // What was seeded holds: u1 is at its limit, u2's retry gets its order, 7 units sell and
+    // not one more.
+    assert_eq!(
+        code(run(&c, &u1, json!({"type":"flash.purchase","sale_id":sid})).await),
+        "customer_limit"
+    );
+    let again = ok(
+        &c,
+        &u2,
+        json!({"type":"flash.purchase","sale_id":sid,"idempotency_key":"u2k"}),
+    )
+    .await;
+    assert_eq!(again["id"], u2_order["id"]);
+    for i in 0..7 {
+        let shop = [&a, &b, &c][i % 3];
+        ok(
+            shop,
+            &viewer(shop, &format!("w{i}")),
+            json!({"type":"flash.purchase","sale_id":sid}),
+        )
+        .await;
+    }
+    assert_eq!(
+        code(
+            run(
+                &c,
+                &viewer(&c, "late"),
+                json!({"type":"flash.purchase","sale_id":sid})
+            )
+            .await
+        ),
+        "sold_out"
+    );
+    assert_eq!(sql_orders_and_left(&db).await, (9, 0));
+}
+
 /// Ending a sale on one instance is seen by the other's cached window at once; the window
 /// running out by itself emits `flash.ended` (reason `window_elapsed`) stamped in stream time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

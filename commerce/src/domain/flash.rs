@@ -239,7 +239,11 @@ impl Commerce {
         }
         if let Some(stock) = &self.flash_stock {
             stock.bump(sale_id).await?;
-            self.flash_seed(stock, sale_id).await?;
+            // Before the window opens (and before the event tells the other processes, which
+            // warm it on that event): the burst's first purchase finds everything hot.
+            if let Err(e) = self.flash_warm(stock, sale_id).await {
+                tracing::warn!(sale_id, error = %e, "could not warm the flash sale; purchases will");
+            }
         }
         self.publish(vec![ev]).await;
         to_value(&sale)
@@ -339,8 +343,49 @@ impl Commerce {
             if let Some(w) = sale.window {
                 self.spawn_sale_timer(&sale.stream_id, &sale.id, w);
             }
+            // A restarted process starts with an empty cache (and Redis may have lost the
+            // counter meanwhile): warm the live sales before the first purchase.
+            if let Some(stock) = &self.flash_stock {
+                if let Err(e) = self.flash_warm(stock, &sale.id).await {
+                    tracing::warn!(sale_id = %sale.id, error = %e, "could not warm a live flash sale");
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A sale was started (by this process, echoed, or by another engine process on the same
+    /// Redis): warm it here too, in a task of its own, so this process's first purchase finds
+    /// the sale in its cache. Called for every event the Redis bus brings.
+    pub(crate) fn warm_on_event(self: &Arc<Self>, ev: &Event) {
+        if ev.kind != "flash.started" || self.flash_stock.is_none() {
+            return;
+        }
+        let Some(sale_id) = ev.data["id"].as_str().map(str::to_owned) else {
+            tracing::warn!(seq = ev.seq, stream_id = %ev.stream_id, "flash.started without a sale id");
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let Some(shop) = weak.upgrade() else { return };
+            if let Some(stock) = &shop.flash_stock {
+                if let Err(e) = shop.flash_warm(stock, &sale_id).await {
+                    tracing::warn!(sale_id, error = %e, "could not warm a started flash sale");
+                }
+            }
+        });
+    }
+
+    /// Whether this process has the sale warm: its stock counter is in Redis and the sale is
+    /// in this process's cache at its current window version (diagnostics; the warm-up tests).
+    /// Always `false` without Redis (there is no cache then).
+    pub async fn flash_sale_warm(&self, sale_id: &str) -> Result<bool, CommerceError> {
+        let Some(stock) = &self.flash_stock else {
+            return Ok(false);
+        };
+        let ver = stock.version(sale_id).await?;
+        let cached = stock.cached(sale_id).is_some_and(|(_, v)| v == ver);
+        Ok(cached && stock.is_seeded(sale_id).await?)
     }
 
     /// The window ran out: move the sale from `live` to `ended` (once, whichever process gets
@@ -544,13 +589,10 @@ impl Commerce {
                     stock.forget(sale_id);
                 }
                 Reservation::Unseeded if !seeded => {
+                    // The fallback (the sale is warmed when it starts): a restart that found
+                    // no counter, or Redis lost it since.
                     seeded = true;
-                    // One seeding at a time per process: without it, every request of a
-                    // burst's first milliseconds read the sale's purchases from SQL.
-                    let _one = stock.seeding.lock().await;
-                    if !stock.is_seeded(sale_id).await? {
-                        self.flash_seed(stock, sale_id).await?;
-                    }
+                    self.flash_seed_once(stock, sale_id).await?;
                 }
                 other => {
                     return Err(CommerceError::Internal(format!(
@@ -633,11 +675,18 @@ impl Commerce {
         sale_id: &str,
     ) -> Result<(Arc<Sale>, i64), CommerceError> {
         // One read at a time: a burst's first requests wait for one SQL read, not 100 queued on
-        // the pool. The caller found no usable entry; one cached since at the current version
-        // is as fresh as a read now would be.
-        let _one = stock.loading.lock().await;
+        // the pool, and take its result without a Redis round trip each.
+        let mut turn = stock.loading.turn(sale_id).await;
+        if turn.reused() {
+            if let Some(hit) = stock.cached(sale_id) {
+                return Ok(hit);
+            }
+        }
+        let n = turn.begin();
         let ver = stock.version(sale_id).await?;
+        // One cached at the current version is as fresh as a read now would be.
         if let Some(hit) = stock.cached(sale_id).filter(|(_, v)| *v == ver) {
+            turn.done(n, sale_id);
             return Ok(hit);
         }
         let sql = format!("SELECT {COLS} FROM commerce_flash_sales WHERE id = $1");
@@ -651,7 +700,40 @@ impl Commerce {
         });
         let sale = Arc::new(sale);
         stock.remember(Arc::clone(&sale), ver);
+        turn.done(n, sale_id);
         Ok((sale, ver))
+    }
+
+    /// Seed the stock counter unless it is in Redis, one seeding at a time per process: a
+    /// burst's first requests that all find it missing wait for one seeding and take its result.
+    async fn flash_seed_once(
+        &self,
+        stock: &FlashStock,
+        sale_id: &str,
+    ) -> Result<(), CommerceError> {
+        let mut turn = stock.seeding.turn(sale_id).await;
+        if turn.reused() {
+            return Ok(());
+        }
+        let n = turn.begin();
+        if !stock.is_seeded(sale_id).await? {
+            self.flash_seed(stock, sale_id).await?;
+        }
+        turn.done(n, sale_id);
+        Ok(())
+    }
+
+    /// Make a started sale hot in this process before its burst: its Redis counter seeded from
+    /// SQL (idempotent: a counter already there, seeded by another process or holding
+    /// reservations, is kept) and the sale in the process cache.
+    pub(crate) async fn flash_warm(
+        &self,
+        stock: &FlashStock,
+        sale_id: &str,
+    ) -> Result<(), CommerceError> {
+        self.flash_seed_once(stock, sale_id).await?;
+        self.flash_load_cached(stock, sale_id).await?;
+        Ok(())
     }
 
     /// Seed the Redis counters from SQL (units left, units per buyer, committed keys).

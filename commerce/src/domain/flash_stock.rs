@@ -14,6 +14,7 @@ use crate::error::CommerceError;
 use redis::aio::MultiplexedConnection;
 use redis::Script;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Keys live this long after seeding (a sale lasts at most a day).
@@ -106,12 +107,70 @@ pub(crate) struct FlashStock {
     seed: Script,
     /// Sales read from SQL, with the window version they were read at.
     cache: parking_lot::Mutex<HashMap<String, (Arc<Sale>, i64)>>,
-    /// Held while a sale is read from SQL for the cache: the first requests of a burst, which
-    /// all miss the cache, wait for one read instead of each making its own.
-    pub(crate) loading: tokio::sync::Mutex<()>,
-    /// Held while the stock counter is seeded from SQL: the first requests of a burst all find
-    /// it missing; one seeds it, the others find it seeded once they get the lock.
-    pub(crate) seeding: tokio::sync::Mutex<()>,
+    /// Reading a sale from SQL into the cache: the first requests of a burst, which all miss
+    /// the cache, wait for one read instead of each making its own.
+    pub(crate) loading: OneAtATime,
+    /// Seeding the stock counter from SQL: the first requests of a burst all find it missing;
+    /// one seeds it, the others take that seeding's result.
+    pub(crate) seeding: OneAtATime,
+}
+
+/// One run at a time of a per-sale step (reading it into the cache, seeding its counter). A
+/// caller that waited behind a run for the same sale which *began after the caller arrived*
+/// takes that run's result without checking again: what the run read is at least as fresh as
+/// what the caller would read now. So a burst's first requests wait for one run instead of
+/// queueing one Redis round trip each behind the lock.
+pub(crate) struct OneAtATime {
+    /// Runs begun so far (numbered from 1).
+    begun: AtomicU64,
+    /// The last run that completed: its number and sale.
+    last: tokio::sync::Mutex<(u64, String)>,
+}
+
+/// A caller's turn (see [`OneAtATime::turn`]); the next caller waits until it is dropped.
+pub(crate) struct Turn<'a> {
+    last: tokio::sync::MutexGuard<'a, (u64, String)>,
+    begun: &'a AtomicU64,
+    reused: bool,
+}
+
+impl OneAtATime {
+    fn new() -> Self {
+        Self {
+            begun: AtomicU64::new(0),
+            last: tokio::sync::Mutex::new((0, String::new())),
+        }
+    }
+
+    /// Wait for the turn. [`Turn::reused`] tells whether a run for `sale_id` began after this
+    /// call and completed meanwhile.
+    pub async fn turn(&self, sale_id: &str) -> Turn<'_> {
+        let arrived = self.begun.load(Ordering::SeqCst);
+        let last = self.last.lock().await;
+        let reused = last.0 > arrived && last.1 == sale_id;
+        Turn {
+            last,
+            begun: &self.begun,
+            reused,
+        }
+    }
+}
+
+impl Turn<'_> {
+    /// A run for this sale began after the caller arrived and completed: use its result.
+    pub fn reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Number this turn's own run (call before its first read), then [`Turn::done`] after it.
+    pub fn begin(&mut self) -> u64 {
+        self.begun.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The run numbered `n` (from [`Turn::begin`]) completed for `sale_id`.
+    pub fn done(&mut self, n: u64, sale_id: &str) {
+        *self.last = (n, sale_id.to_owned());
+    }
 }
 
 /// What SQL says about a sale, for seeding Redis.
@@ -140,15 +199,26 @@ fn field(user: &str, key: &str) -> String {
 impl FlashStock {
     pub async fn connect(url: &str) -> Result<Self, CommerceError> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let (reserve, release, seed) = (
+            Script::new(RESERVE),
+            Script::new(RELEASE),
+            Script::new(SEED),
+        );
+        // Loaded now, not by a burst's first calls: each of those would get NOSCRIPT, load the
+        // script and call again (three round trips each, all at once). A Redis restart still
+        // falls back to that.
+        for script in [&reserve, &release, &seed] {
+            script.load_async(&mut conn).await?;
+        }
         Ok(Self {
             conn,
-            reserve: Script::new(RESERVE),
-            release: Script::new(RELEASE),
-            seed: Script::new(SEED),
+            reserve,
+            release,
+            seed,
             cache: parking_lot::Mutex::new(HashMap::new()),
-            loading: tokio::sync::Mutex::new(()),
-            seeding: tokio::sync::Mutex::new(()),
+            loading: OneAtATime::new(),
+            seeding: OneAtATime::new(),
         })
     }
 
