@@ -535,10 +535,7 @@ async fn redis_sale_warm_on_start_in_both_engines_and_after_restart() {
     );
     // What was seeded holds: u1 is at its limit, u2's retry gets its order, 7 units sell and
     // not one more.
-    assert_eq!(
-        code(run(&c, &u1, json!({"type":"flash.purchase","sale_id":sid})).await),
-        "customer_limit"
-    );
+    assert_eq!(refusal(&c, &u1, &sid).await, "customer_limit");
     let again = ok(
         &c,
         &u2,
@@ -555,18 +552,13 @@ async fn redis_sale_warm_on_start_in_both_engines_and_after_restart() {
         )
         .await;
     }
-    assert_eq!(
-        code(
-            run(
-                &c,
-                &viewer(&c, "late"),
-                json!({"type":"flash.purchase","sale_id":sid})
-            )
-            .await
-        ),
-        "sold_out"
-    );
+    assert_eq!(refusal(&c, &viewer(&c, "late"), &sid).await, "sold_out");
     assert_eq!(sql_orders_and_left(&db).await, (9, 0));
+}
+
+/// The refusal code of a one-unit purchase that must be refused.
+async fn refusal(shop: &Arc<Commerce>, buyer: &Actor, sid: &str) -> String {
+    code(run(shop, buyer, json!({"type":"flash.purchase","sale_id":sid})).await)
 }
 
 /// Ending a sale on one instance is seen by the other's cached window at once; the window
