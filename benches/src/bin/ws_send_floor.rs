@@ -14,6 +14,10 @@
 //! - `FLOOR_LOG`: file the per-pass summary is written to after every event (the script
 //!   discards the server's stdout).
 //!
+//! `ws_send_floor --probe-eagain` only answers what io_uring does with a `SEND` to a full
+//! O_NONBLOCK socket, with and without `MSG_DONTWAIT`: completes at once with `-EAGAIN`, or
+//! waits (the kernel armed a poll) until the peer reads.
+//!
 //! `GET /ws/...` with `Upgrade: websocket` gets `101` and a `hello` (`head_seq` 0); `POST` to
 //! any path with a JSON body containing `bench:<µs>` publishes one event (seq 1, 2, …) whose
 //! frame carries that text, padded to `FRAME` bytes (about the real server's chat event).
@@ -306,8 +310,46 @@ fn serve(
     }
 }
 
+/// A loopback pair whose sending side (O_NONBLOCK) is full; one io_uring SEND with `flags`:
+/// its result if it completes within 500 ms, else `None` (it waits for room).
+fn probe_full_send(flags: i32) -> anyhow::Result<Option<i32>> {
+    let lst = TcpListener::bind("127.0.0.1:0")?;
+    let peer = TcpStream::connect(lst.local_addr()?)?;
+    let (tx, _) = lst.accept()?;
+    tx.set_nonblocking(true)?;
+    static CHUNK: [u8; 65536] = [0; 65536];
+    while (&tx).write(&CHUNK).is_ok() {}
+    let mut ring = IoUring::new(8)?;
+    let sqe = opcode::Send::new(types::Fd(tx.as_raw_fd()), CHUNK.as_ptr(), 1024)
+        .flags(flags)
+        .build();
+    // SAFETY: the SEND only reads `CHUNK`, which lives for the whole program (a SEND still
+    // waiting when the ring is dropped is cancelled by the kernel later).
+    unsafe { ring.submission().push(&sqe) }.map_err(|_| anyhow::anyhow!("queue full"))?;
+    let ts = types::Timespec::new().nsec(500_000_000);
+    let args = types::SubmitArgs::new().timespec(&ts);
+    let _ = ring.submitter().submit_with_args(1, &args);
+    let res = ring.completion().next().map(|c| c.result());
+    drop(ring);
+    drop(peer);
+    Ok(res)
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--probe-eagain") {
+        for (name, flags) in [("none", 0), ("MSG_DONTWAIT", libc_msg_dontwait())] {
+            let r = probe_full_send(flags)?;
+            println!(
+                "io_uring SEND to a full O_NONBLOCK socket, flags {name}: {}",
+                r.map_or(
+                    "no completion in 500 ms (poll armed: waits for room)".into(),
+                    |r| { format!("completed at once with {r}") }
+                )
+            );
+        }
+        return Ok(());
+    }
     let port = args
         .iter()
         .position(|a| a == "--port")
