@@ -83,6 +83,16 @@ struct Stats {
 }
 
 impl Stats {
+    /// Fold one pass's figures into the run's.
+    fn add(&mut self, pass: Stats) {
+        self.passes += pass.passes;
+        self.sends += pass.sends;
+        self.partial += pass.partial;
+        self.failed += pass.failed;
+        self.pass_wall_us.extend(pass.pass_wall_us);
+        self.pass_cpu_us.extend(pass.pass_cpu_us);
+    }
+
     fn line(&self, mode: &str) -> String {
         let med = |v: &[u64]| {
             let mut v = v.to_vec();
@@ -148,7 +158,7 @@ fn pass_uring(ring: &mut IoUring, batch: usize, subs: &mut [Sub], f: &[u8], st: 
                 .map_or((f.as_ptr(), f.len()), |b| (b.as_ptr(), b.len()));
             bufs.push(owned);
             let sqe = opcode::Send::new(types::Fd(s.tcp.as_raw_fd()), ptr, len as u32)
-                .flags(libc_msg_dontwait())
+                .flags(msg_dontwait())
                 .build()
                 .user_data(pos as u64);
             // SAFETY: `f` and `bufs` outlive the submit_and_wait below, which reaps every SQE.
@@ -189,8 +199,8 @@ fn pass_uring(ring: &mut IoUring, batch: usize, subs: &mut [Sub], f: &[u8], st: 
     }
 }
 
-fn libc_msg_dontwait() -> i32 {
-    0x40 // MSG_DONTWAIT on Linux
+fn msg_dontwait() -> i32 {
+    rustix::net::SendFlags::DONTWAIT.bits() as i32
 }
 
 /// A sender thread: its share of the sockets, one pass per event.
@@ -220,24 +230,12 @@ fn sender(
         st.pass_wall_us.push(t0.elapsed().as_micros() as u64);
         st.pass_cpu_us.push((thread_cpu_ns() - c0) / 1000);
         let mut all = stats.lock();
-        *all = merge(&all, &st);
+        all.add(std::mem::take(&mut st));
         if let Some(path) = &log {
             let _ = std::fs::write(path, all.line(&mode) + "\n");
         }
-        st = Stats::default();
     }
     Ok(())
-}
-
-fn merge(a: &Stats, b: &Stats) -> Stats {
-    Stats {
-        passes: a.passes + b.passes,
-        sends: a.sends + b.sends,
-        partial: a.partial + b.partial,
-        failed: a.failed + b.failed,
-        pass_wall_us: [a.pass_wall_us.clone(), b.pass_wall_us.clone()].concat(),
-        pass_cpu_us: [a.pass_cpu_us.clone(), b.pass_cpu_us.clone()].concat(),
-    }
 }
 
 /// One accepted connection: a WebSocket subscriber (handed to a sender) or HTTP publishes.
@@ -338,7 +336,7 @@ fn probe_full_send(flags: i32) -> anyhow::Result<Option<i32>> {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--probe-eagain") {
-        for (name, flags) in [("none", 0), ("MSG_DONTWAIT", libc_msg_dontwait())] {
+        for (name, flags) in [("none", 0), ("MSG_DONTWAIT", msg_dontwait())] {
             let r = probe_full_send(flags)?;
             println!(
                 "io_uring SEND to a full O_NONBLOCK socket, flags {name}: {}",
